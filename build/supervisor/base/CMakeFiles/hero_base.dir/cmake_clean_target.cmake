@@ -1,0 +1,3 @@
+file(REMOVE_RECURSE
+  "libhero_base.a"
+)

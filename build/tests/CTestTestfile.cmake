@@ -5,3 +5,10 @@
 # This file includes the relevant testing commands required for 
 # testing this directory and lists subdirectories to be tested as well.
 subdirs("base")
+subdirs("span_listener")
+subdirs("sandbox")
+subdirs("store")
+subdirs("api")
+subdirs("core")
+subdirs("py")
+subdirs("e2e")

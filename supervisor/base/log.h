@@ -28,7 +28,8 @@ class LogLine {
 
 }  // namespace hero
 
-#define HERO_LOG(level)                                                   \
-  if (::hero::LogLevel::level < ::hero::GetLogLevel()) {                  \
-  } else                                                                  \
-    ::hero::LogLine(::hero::LogLevel::level, __FILE__, __LINE__)
+// A for-statement (not if/else) so `if (x) HERO_LOG(kWarn) << ...;` has no dangling else.
+#define HERO_LOG(level)                                                              \
+  for (bool hero_log_on_ = ::hero::LogLevel::level >= ::hero::GetLogLevel(); hero_log_on_; \
+       hero_log_on_ = false)                                                         \
+  ::hero::LogLine(::hero::LogLevel::level, __FILE__, __LINE__)

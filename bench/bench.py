@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""hero_logic benchmark driver: prints each SPEC §10 figure with its reference measured in
+the same run. Usage: python3 bench/bench.py [--quick] [--build DIR]
+
+Figures:
+  cold start      bare `python3 -I -S -c pass` vs `hero_logic run` of an empty flow
+                  (trusted and untrusted): wall time of the whole command, median and p95
+  SDK step cost   `with flow.step()` vs `with contextlib.nullcontext()` (bench/sdk_step_bench.py)
+  listener        µs per event through framer + parser + assembler (Google Benchmark)
+  end to end      events/s from one flooding child into SQLite (spans committed / run time)
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pct(values, p):
+    values = sorted(values)
+    k = max(0, min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1)))))
+    return values[k]
+
+
+def timed(cmd, n, env=None):
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
+        out.append((time.perf_counter() - t0) * 1000.0)
+    return out
+
+
+def line(name, median, p95, unit, ref=None, target=None):
+    s = f"{name:<44} median {median:9.3f} {unit:<6} p95 {p95:9.3f} {unit}"
+    if ref:
+        s += f"   ratio {median / ref:5.2f}x vs reference"
+    if target:
+        s += f"   (target {target})"
+    print(s, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    args = ap.parse_args()
+    n = 10 if args.quick else 30
+    hero = os.path.join(args.build, "hero_logic")
+    data = tempfile.mkdtemp(prefix="hero-bench-")
+    env = dict(os.environ, HERO_LOGIC_DATA=data, NO_COLOR="1")
+    empty = os.path.join(data, "empty.py")
+    with open(empty, "w") as f:
+        f.write("from hero_tracing import flow\n\n@flow\ndef empty():\n    return None\n")
+    os.chmod(data, 0o755)
+    os.chmod(empty, 0o644)
+
+    print(f"# hero_logic bench ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)")
+    bare = timed(["/usr/bin/python3", "-I", "-S", "-c", "pass"], n)
+    ref = statistics.median(bare)
+    line("bare python3 -I -S -c pass (reference)", ref, pct(bare, 95), "ms")
+    for profile in ("trusted", "untrusted"):
+        t = timed([hero, "run", empty, "--quiet", "--profile", profile], n, env)
+        line(f"hero_logic run empty flow ({profile}), whole CLI", statistics.median(t), pct(t, 95), "ms", ref,
+             "<= 1.5x bare python to first span")
+
+    sdk = subprocess.run([sys.executable, os.path.join(ROOT, "bench/sdk_step_bench.py")],
+                         capture_output=True, text=True, env=dict(env, PYTHONPATH=os.path.join(ROOT, "py")))
+    for l in sdk.stdout.splitlines():
+        print(l)
+
+    lb = os.path.join(args.build, "bench", "listener_bench")
+    if os.path.exists(lb):
+        r = subprocess.run([lb, "--benchmark_format=json", "--benchmark_min_time=0.5"], capture_output=True, text=True)
+        try:
+            for b in json.loads(r.stdout)["benchmarks"]:
+                ips = b.get("items_per_second")
+                if ips:
+                    us = 1e6 / ips
+                    print(f"{'listener ' + b['name']:<44} {us:9.3f} us/event  ({ips / 1e6:.2f} M events/s)"
+                          "   (target <= 0.5 us/event incl. persist)")
+        except (ValueError, KeyError):
+            print("listener bench: could not parse output", r.stderr[:200])
+
+    spans = 100_000 if args.quick else 500_000
+    flood = os.path.join(data, "flood.py")
+    with open(flood, "w") as f:
+        f.write(
+            "from hero_tracing import flow\n\n@flow\ndef flood(n: int = 1000):\n"
+            "    step = flow.step\n"
+            "    for i in range(n):\n"
+            "        with step('s'):\n"
+            "            pass\n")
+    os.chmod(flood, 0o644)
+    t0 = time.perf_counter()
+    p = subprocess.run([hero, "run", flood, "--quiet", "--timeout", "300", "--input",
+                        json.dumps({"n": spans})], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    try:
+        run = json.loads(subprocess.run([hero, "runs", "--json", "--limit", "1"], capture_output=True,
+                                        text=True, env=env).stdout)[0]
+        events = run["span_count"] * 2
+        secs = (run["ended_us"] - run["started_us"]) / 1e6
+        print(f"{'end to end, one child -> SQLite':<44} {events / secs:12,.0f} events/s "
+              f"({run['span_count']:,} spans in {secs:.2f} s, CLI wall {wall:.2f} s, "
+              f"dropped {run['dropped']['spans']})   (target >= 500,000 events/s)")
+    except (ValueError, KeyError) as e:
+        print("end to end: run failed:", e, p.stderr[-300:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+// SpanAssembler: parsed events -> the run's span tree, as full-row mutations for a sink.
+// Implements every "Assembly rules" item of SPAN_FORMAT.md. Thread: any single thread.
+// Pure: depends on base and simdjson only (no sockets, libuv or SQLite); core feeds it.
+//
+// Contract:
+// - Every new or changed span is reported to the sink as its full current row (OnSpan); the
+//   store does insert-or-replace by seq. Seqs are 0, 1, 2, ... in order of first appearance
+//   (a synthesized root gets the next seq at Finish).
+// - Storage: every span (open or closed) is one compact SpanTable slot (88 B + packed strings;
+//   measured 189 heap B/span for 1,000,000 SDK-shaped spans, bench/listener_bench;
+//   see span_table.h), so closed spans can be re-emitted after a late span_tag/span_start.
+// - Tags are kept as one minified JSON object per span without duplicate keys; a merge keeps a
+//   key's first position and its latest value. A merge whose result exceeds
+//   Limits::max_tag_bytes is dropped whole and counted (dropped_tag_events); so is the `tags`
+//   of a span_start (the span itself is kept).
+// - Caps: a new span beyond max_spans is dropped (dropped_spans) and later events for its id
+//   count as orphan_events; the synthesized root is exempt from the cap. A log (span or pipe)
+//   that would pass max_log_bytes of text is dropped whole (dropped_log_bytes += its size).
+// - Events after Finish() are ignored. AddPipeLog() after Finish() still goes to the root
+//   (pipes may drain after the span socket closed).
+// - Sink callbacks run synchronously inside Apply/AddPipeLog/Finish; the referenced records
+//   are valid only during the call, and the sink must not call back into the assembler.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "span_listener/event.h"
+#include "span_listener/limits.h"
+#include "span_listener/span_table.h"
+#include "supervisor/base/ids.h"
+
+namespace hero::spans {
+
+struct SpanRecord {
+  SpanSeq seq;
+  std::string span_id;
+  std::string parent_id;   // empty = root; the parent's wire id (the declared one while held)
+  SpanSeq parent_seq;      // invalid for the root and while the parent is not known yet
+  std::string name, kind;  // kind: flow_root, step, rpc, subflow, other
+  int64_t start_us = 0, end_us = 0;  // end_us = 0 while running
+  std::string status;  // "running", "ok", "failed", "cancelled", "timed_out", "killed"
+  std::string tags_json = "{}";
+  std::string error, error_type, traceback, file;
+  int64_t line = 0;
+  std::string rpc_service, rpc_method;
+  int64_t cpu_us = 0, rss_kb = 0, child_run_id = 0;
+  bool orphan = false;  // attached to the root because its real parent never came/was a cycle
+};
+
+struct LogRecord {
+  SpanSeq span_seq;
+  int64_t ts_us = 0;
+  std::string stream;  // stdout, stderr, log (an unknown stream is stored as "log")
+  std::string text;
+};
+
+struct Stats {
+  int64_t lines = 0;   // non-empty lines seen (incl. malformed, excl. oversize)
+  int64_t events = 0;  // parsed events applied
+  int64_t malformed_lines = 0, unknown_type_lines = 0, oversize_lines = 0;
+  int64_t orphan_events = 0, duplicate_ends = 0;
+  int64_t dropped_spans = 0, dropped_log_bytes = 0, dropped_tag_events = 0;
+  // The first 5 malformed lines: "line N: <reason>: <line prefix>", <= 200 bytes, valid UTF-8.
+  std::vector<std::string> diagnostics;
+};
+
+struct Failure {
+  std::string path;  // span names from the root down, "root/step/sub"
+  std::string span_name, error_type, error;
+};
+
+class AssemblerSink {
+ public:
+  virtual ~AssemblerSink() = default;
+  // A new span or a changed span: the full current row.
+  virtual void OnSpan(const SpanRecord& span) = 0;
+  virtual void OnLog(const LogRecord& log) = 0;
+  virtual void OnResult(std::string_view output_json) = 0;
+  virtual void OnCall(int64_t req, std::string_view method, std::string_view params_json) = 0;
+  virtual void OnHello(int64_t v, std::string_view sdk, int64_t pid) {
+    (void)v, (void)sdk, (void)pid;
+  }
+};
+
+enum class EndOutcome { kExited, kTimedOut, kCancelled, kKilled };
+
+class SpanAssembler {
+ public:
+  // `sink` must outlive the assembler. `root_name` names a synthesized root.
+  SpanAssembler(Limits limits, std::string root_name, AssemblerSink* sink);
+  SpanAssembler(const SpanAssembler&) = delete;
+  SpanAssembler& operator=(const SpanAssembler&) = delete;
+
+  // One parsed event.
+  void Apply(const Event& e);
+
+  // fd-level output (stream "stdout"/"stderr") -> logs of the root; held until the root exists
+  // (bounded by max_log_bytes), flushed in order.
+  void AddPipeLog(std::string_view stream, int64_t ts_us, std::string_view text);
+
+  // End of stream. Closes every open span: kExited -> "failed" with error "process exited
+  // before the span ended"; kTimedOut/kCancelled/kKilled -> "timed_out"/"cancelled"/"killed"
+  // with error = reason. End time: now_us if > 0, else the latest ts seen (never before the
+  // span's start). Then synthesizes a root if none came (kind flow_root, name root_name; status
+  // for kExited: "ok" if reason is empty, else "failed" with error = reason; other outcomes as
+  // above), attaches every span not reachable from the root (parent never came, parent cycle)
+  // to the root with orphan = true, and flushes held pipe logs. Idempotent.
+  void Finish(EndOutcome outcome, std::string_view reason, int64_t now_us = 0);
+
+  // Accounting for the stages before the assembler (RunStream calls these).
+  void NoteLine() { ++stats_.lines; }
+  void NoteMalformed(std::string_view line, std::string_view reason);
+  void NoteUnknownType() { ++stats_.unknown_type_lines; }
+  void SetOversizeLines(int64_t total) { stats_.oversize_lines = total; }
+
+  const Stats& stats() const { return stats_; }
+  int64_t span_count() const { return table_.size(); }
+  // The first span that ended failed (the innermost: inner spans end first), with its path.
+  std::optional<Failure> first_failure() const { return first_failure_; }
+  // Status of the root span, or "" while there is none.
+  std::string root_status() const;
+  bool finished() const { return finished_; }
+  // Approximate bytes held for spans (for the memory budget; see span_table.h).
+  size_t ApproxSpanBytes() const { return table_.ApproxBytes(); }
+
+ private:
+  struct HeldLog {
+    std::string stream;
+    int64_t ts_us;
+    std::string text;
+  };
+
+  void OnStart(const Event& e);
+  void UpdateStart(int32_t seq, const Event& e);
+  void OnTag(const Event& e);
+  void OnLog(const Event& e);
+  void OnEnd(const Event& e);
+  // Merges tags_json into the span's tags; false if dropped by the cap or unchanged.
+  bool MergeTags(int32_t seq, std::string_view tags_json);
+  void AttachHeldChildren(int32_t parent_seq, std::string_view parent_id);
+  void Attach(int32_t seq, int32_t parent_seq, bool orphan);
+  void AttachUnreachable();
+  void RecordFailure(int32_t seq);
+  bool ChargeLog(size_t bytes);
+  void EmitLog(int32_t seq, int64_t ts_us, std::string_view stream, std::string_view text);
+  void FlushHeldLogs();
+  void Emit(int32_t seq);
+  void NoteTs(int64_t ts) {
+    if (ts > max_ts_) max_ts_ = ts;
+  }
+
+  Limits limits_;
+  std::string root_name_;
+  AssemblerSink* sink_;
+  SpanTable table_;
+  int32_t root_ = -1;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  // Declared parent id -> spans waiting for it.
+  std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> held_;
+  std::vector<HeldLog> held_logs_;
+  int64_t log_bytes_ = 0;
+  int64_t max_ts_ = 0;
+  bool finished_ = false;
+  Stats stats_;
+  std::optional<Failure> first_failure_;
+  SpanRecord row_;      // reused for every OnSpan
+  LogRecord log_;       // reused for every OnLog
+  std::string merged_;  // reused tag-merge output
+};
+
+}  // namespace hero::spans

@@ -1,0 +1,62 @@
+// PlanLaunch: the only place where a run's request becomes a sandbox::Policy.
+#include "supervisor/core/launch_plan.h"
+
+#include "sandbox/policy.h"
+#include "sandbox/run_killer.h"
+
+namespace hero::core {
+
+Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput& in) {
+  sandbox::Policy p;
+  p.profile = in.profile == Profile::kUntrusted ? sandbox::Profile::kUntrusted : sandbox::Profile::kTrusted;
+  p.uid = in.uid;
+  p.gid = in.gid;
+  p.limits = sandbox::DefaultLimits(std::chrono::duration_cast<std::chrono::seconds>(in.limits.timeout));
+  p.limits.address_space_bytes = static_cast<uint64_t>(in.limits.memory_bytes);
+  p.limits.file_size_bytes = static_cast<uint64_t>(in.limits.file_size_bytes);
+  p.limits.processes = static_cast<uint64_t>(in.limits.processes);
+  p.limits.cpu_seconds = static_cast<uint64_t>(in.limits.cpu_seconds);
+  p.workdir = in.workdir;
+  p.work_size_bytes = static_cast<uint64_t>(config.untrusted_work_bytes);
+  p.tmp_size_bytes = static_cast<uint64_t>(config.untrusted_tmp_bytes);
+  p.network = in.network;
+  p.python_path = config.python;
+  p.bwrap_path = config.bwrap;
+  p.runtime_dir = config.runtime_dir;
+  p.source_path = in.source_path;
+  p.input_path = in.input_path;
+  p.flow_name = in.entry;
+  p.run_id = std::to_string(in.id.value);
+
+  // The boot command, with the author's file name for spans and tracebacks (the source is
+  // staged under another name).
+  p.python_args = {"-s", "-m", "hero_tracing.boot", sandbox::FlowSourcePath(p), "--input-file",
+                   sandbox::FlowInputPath(p)};
+  if (!in.entry.empty()) {
+    p.python_args.push_back("--name");
+    p.python_args.push_back(in.entry);
+  }
+  if (!in.source_name.empty()) {
+    p.python_args.push_back("--source-name");
+    p.python_args.push_back(in.source_name);
+  }
+
+  std::string launcher = config.runtime_dir + "/bin/hero_launcher";
+  HERO_ASSIGN_OR_RETURN(std::vector<std::string> argv, sandbox::BuildLauncherArgv(p, launcher));
+  LaunchPlan plan;
+  plan.spec.path = launcher;
+  plan.spec.argv = std::move(argv);
+  plan.spec.env = {};  // the launcher gets the child's environment on its argv
+  plan.bwrap_main = p.profile == sandbox::Profile::kUntrusted;
+  plan.wants_notify = plan.bwrap_main;
+  return plan;
+}
+
+SpawnSpec PlanKillSweep(const SupervisorConfig& config, uid_t uid, int sig) {
+  SpawnSpec s;
+  s.path = config.runtime_dir + "/bin/hero_launcher";
+  s.argv = sandbox::BuildKillArgv(s.path, uid, sig);
+  return s;
+}
+
+}  // namespace hero::core

@@ -1,0 +1,38 @@
+// PlanLaunch: turns a run into a sandbox policy (sandbox/) and the launcher's SpawnSpec.
+// Pure apart from reading the config. Loop thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "supervisor/base/ids.h"
+#include "supervisor/base/result.h"
+#include "supervisor/core/outcome.h"
+#include "supervisor/core/process_launcher.h"
+#include "supervisor/core/supervisor.h"
+
+namespace hero::core {
+
+struct LaunchInput {
+  RunId id;
+  Profile profile = Profile::kTrusted;
+  uid_t uid = 0;  // 0: do not switch (supervisor not root)
+  gid_t gid = 0;
+  std::string workdir, source_path, input_path, flow_name, entry;
+  std::string source_name;  // the author's file name, shown in spans and tracebacks
+  RunLimits limits;
+  bool network = false;
+};
+
+struct LaunchPlan {
+  SpawnSpec spec;           // fd_map filled in by the caller
+  bool bwrap_main = false;  // the launcher execs bwrap
+  bool wants_notify = false;  // give fd 4: the inner launcher sends the seccomp listener
+};
+
+Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput& in);
+// argv for the kill sweep: every process of `uid` gets `sig` (never the supervisor).
+SpawnSpec PlanKillSweep(const SupervisorConfig& config, uid_t uid, int sig);
+
+}  // namespace hero::core

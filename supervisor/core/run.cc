@@ -1,0 +1,669 @@
+// Run implementation. Ordering rules that matter:
+// - the run ends when its main process exits (pidfd), not at EOF: an orphan may hold the
+//   socket or pipes open forever; after the exit everything of the run is killed, then what
+//   is buffered is read until EOF or the drain timeout;
+// - the terminal record is committed before the finished callback (acknowledged);
+// - callbacks from libuv may arrive after Cancel/Finish; every handler checks the phase.
+#include "supervisor/core/run.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "sandbox/seccomp_notify.h"
+#include "supervisor/base/json_writer.h"
+#include "supervisor/base/log.h"
+#include "supervisor/core/launch_plan.h"
+#include "supervisor/core/proc_scan.h"
+
+namespace hero::core {
+namespace {
+
+constexpr size_t kTailBytes = 4096;
+constexpr size_t kMaxPartialLine = 64 * 1024;
+
+store::SpanRow ToRow(const spans::SpanRecord& s) {
+  store::SpanRow r;
+  r.seq = s.seq;
+  r.span_id = s.span_id;
+  r.parent_id = s.parent_id;
+  r.name = s.name;
+  r.kind = s.kind;
+  r.status = s.status;
+  r.start_us = s.start_us;
+  r.end_us = s.end_us;
+  r.tags_json = s.tags_json;
+  r.error = s.error;
+  r.error_type = s.error_type;
+  r.traceback = s.traceback;
+  r.file = s.file;
+  r.line = s.line;
+  r.rpc_service = s.rpc_service;
+  r.rpc_method = s.rpc_method;
+  r.cpu_us = s.cpu_us;
+  r.rss_kb = s.rss_kb;
+  r.child_run_id = s.child_run_id;
+  r.orphan = s.orphan;
+  return r;
+}
+
+Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {
+  HERO_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode));
+  return WriteAll(fd.get(), data.data(), data.size()).WithContext("write " + path);
+}
+
+void AppendTail(std::string& tail, const char* data, size_t n) {
+  if (n >= kTailBytes) {
+    tail.assign(data + n - kTailBytes, kTailBytes);
+    return;
+  }
+  tail.append(data, n);
+  if (tail.size() > kTailBytes) tail.erase(0, tail.size() - kTailBytes);
+}
+
+struct WriteReq {
+  uv_write_t req;
+  std::string data;
+};
+
+}  // namespace
+
+Run::Run(Supervisor* sup, RunId id, RunRequest req, store::RunRecord rec, RunObserver* observer,
+         Supervisor::FinishedFn finished)
+    : sup_(sup),
+      id_(id),
+      req_(std::move(req)),
+      rec_(std::move(rec)),
+      observer_(observer),
+      finished_(std::move(finished)) {
+  limits_ = sup_->config().default_limits;
+  limits_.timeout = req_.timeout;
+  limits_.cpu_seconds = std::max<int64_t>(1, 2 * ((req_.timeout.count() + 999) / 1000));
+  stream_ = std::make_unique<spans::RunStream>(sup_->config().span_limits, rec_.flow_name, this);
+  out_.run = this;
+  out_.stream = "stdout";
+  err_.run = this;
+  err_.stream = "stderr";
+}
+
+Run::~Run() {
+  *alive_ = false;
+  if (uid_acquired_) sup_->ReleaseUid(uid_);
+}
+
+Status Run::PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir) {
+  namespace fs = std::filesystem;
+  std::string dir = sup_->config().data_dir + "/runs/" + std::to_string(id_.value);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return IoError("create run directory " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  *source_path = dir + "/flow.py";
+  *input_path = dir + "/input.json";
+  HERO_RETURN_IF_ERROR(WriteFile(*source_path, req_.source, 0600));
+  HERO_RETURN_IF_ERROR(WriteFile(*input_path, req_.input_json, 0600));
+  *workdir = sup_->work_root() + "/" + std::to_string(id_.value);
+  fs::remove_all(*workdir, ec);  // a leftover of an earlier database with the same id
+  fs::create_directories(*workdir, ec);
+  if (ec) return IoError("create workdir " + *workdir + ": " + ec.message());
+  if (uid_acquired_) {
+    if (::chown(workdir->c_str(), uid_, uid_) != 0) {
+      return Status::FromErrno(errno, "chown workdir");
+    }
+  }
+  ::chmod(workdir->c_str(), 0700);
+  return Status::Ok();
+}
+
+Status Run::Start() {
+  if (req_.profile == Profile::kUntrusted && !sup_->untrusted_unavailable().empty()) {
+    return FailedPrecondition(sup_->untrusted_unavailable());
+  }
+  if (sup_->per_run_uids()) {
+    HERO_ASSIGN_OR_RETURN(uid_, sup_->AcquireUid());
+    uid_acquired_ = true;
+  }
+  LaunchInput in;
+  in.id = id_;
+  in.profile = req_.profile;
+  in.uid = uid_;
+  in.gid = uid_;
+  in.flow_name = rec_.flow_name;
+  in.entry = req_.entry;
+  in.source_name = req_.source_name;
+  in.limits = limits_;
+  in.network = req_.network;
+  HERO_RETURN_IF_ERROR(PrepareFiles(&in.source_path, &in.input_path, &in.workdir));
+  rec_.workdir = in.workdir;
+  rec_.source_path = in.source_path;
+  HERO_ASSIGN_OR_RETURN(LaunchPlan plan, PlanLaunch(sup_->config(), in));
+  bwrap_main_ = plan.bwrap_main;
+
+  HERO_ASSIGN_OR_RETURN(FdPair span, MakeSocketPair());
+  HERO_ASSIGN_OR_RETURN(FdPair out, MakePipe());
+  HERO_ASSIGN_OR_RETURN(FdPair err, MakePipe());
+  HERO_ASSIGN_OR_RETURN(UniqueFd devnull, OpenFile("/dev/null", O_RDWR));
+  FdPair notify;
+  if (plan.wants_notify) {
+    HERO_ASSIGN_OR_RETURN(notify, MakeSocketPair());
+  }
+  plan.spec.fd_map = {{devnull.get(), 0}, {out.second.get(), 1}, {err.second.get(), 2},
+                      {span.second.get(), 3}};
+  if (plan.wants_notify) plan.spec.fd_map.push_back({notify.second.get(), 4});
+
+  HERO_ASSIGN_OR_RETURN(SpawnedProcess proc, sup_->launcher()->Spawn(plan.spec));
+  // The child's ends close here, right after spawn: otherwise EOF would never come.
+  span.second.Reset();
+  out.second.Reset();
+  err.second.Reset();
+  notify.second.Reset();
+  pid_ = proc.pid;
+  pidfd_ = std::move(proc.pidfd);
+  sup_->tracked_pids_.insert(pid_);
+  phase_ = Phase::kRunning;
+
+  uv_loop_t* loop = sup_->loop();
+  uv_poll_init(loop, pid_poll_.Allocate(this), pidfd_.get());
+  pid_poll_.Initialized();
+  uv_poll_start(pid_poll_.get(), UV_READABLE, &Run::OnPidfd);
+
+  HERO_RETURN_IF_ERROR(SetNonBlocking(span.first.get(), true));
+  uv_pipe_init(loop, span_sock_.Allocate(this), 0);
+  span_sock_.Initialized();
+  if (int rc = uv_pipe_open(span_sock_.get(), span.first.get()); rc != 0) {
+    return Internal(std::string("uv_pipe_open(span socket): ") + uv_strerror(rc));
+  }
+  span.first.Release();  // owned by the uv handle now
+  span_open_ = true;
+  HERO_RETURN_IF_ERROR(OpenPipe(out_, std::move(out.first), "stdout"));
+  HERO_RETURN_IF_ERROR(OpenPipe(err_, std::move(err.first), "stderr"));
+  if (plan.wants_notify) {
+    notify_sock_ = std::move(notify.first);
+    uv_poll_init(loop, notify_poll_.Allocate(this), notify_sock_.get());
+    notify_poll_.Initialized();
+    uv_poll_start(notify_poll_.get(), UV_READABLE, &Run::OnNotifySocket);
+  }
+
+  uv_timer_init(loop, timeout_timer_.Allocate(this));
+  timeout_timer_.Initialized();
+  uv_timer_start(timeout_timer_.get(), &Run::OnTimeout, static_cast<uint64_t>(req_.timeout.count()), 0);
+  uv_timer_init(loop, bp_timer_.Allocate(this));
+  bp_timer_.Initialized();
+  UpdateReadState();
+
+  rec_.status = RunStatus::kRunning;
+  rec_.started_us = sup_->clock()->WallMicros();
+  sup_->store()->UpdateRun(rec_);
+  if (observer_) observer_->OnStatus(rec_);
+  return Status::Ok();
+}
+
+Status Run::OpenPipe(Pipe& p, UniqueFd fd, const char* stream) {
+  HERO_RETURN_IF_ERROR(SetNonBlocking(fd.get(), true));
+  p.stream = stream;
+  uv_pipe_init(sup_->loop(), p.handle.Allocate(&p), 0);
+  p.handle.Initialized();
+  if (int rc = uv_pipe_open(p.handle.get(), fd.get()); rc != 0) {
+    return Internal(std::string("uv_pipe_open: ") + uv_strerror(rc));
+  }
+  fd.Release();
+  p.open = true;
+  uv_read_start(reinterpret_cast<uv_stream_t*>(p.handle.get()), &Run::OnPipeAlloc, &Run::OnPipeRead);
+  return Status::Ok();
+}
+
+void Run::OnSpanAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  Run* run = static_cast<Run*>(h->data);
+  *buf = run ? uv_buf_init(run->read_buf_, sizeof run->read_buf_) : uv_buf_init(nullptr, 0);
+}
+
+void Run::OnPipeAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+  // The pipes share the run's buffer: libuv reads one stream at a time on this thread and
+  // each read is consumed before the next allocation.
+  Pipe* p = static_cast<Pipe*>(h->data);
+  *buf = p ? uv_buf_init(p->run->read_buf_, sizeof p->run->read_buf_) : uv_buf_init(nullptr, 0);
+}
+
+void Run::OnPidfd(uv_poll_t* h, int, int) {
+  Run* run = static_cast<Run*>(h->data);
+  if (!run || run->exit_) return;
+  int st = 0;
+  struct rusage ru {};
+  pid_t r = ::wait4(run->pid_, &st, WNOHANG, &ru);
+  if (r == 0) return;  // spurious
+  if (r < 0) {
+    HERO_LOG(kError) << "run " << run->id_.value << ": wait4: " << std::strerror(errno);
+    st = 0;
+  }
+  run->OnMainExit(st, ru);
+}
+
+void Run::OnMainExit(int st, const struct rusage& ru) {
+  ExitInfo e;
+  if (WIFSIGNALED(st)) {
+    e.signaled = true;
+    e.signal = WTERMSIG(st);
+  } else {
+    e.code = WEXITSTATUS(st);
+  }
+  exit_ = e;
+  sup_->tracked_pids_.erase(pid_);
+  pid_poll_.Close();
+  pidfd_.Reset();
+  rec_.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1'000'000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+  rec_.peak_rss_kb = ru.ru_maxrss;
+  StopTimers();
+  // Nothing the flow started may outlive its main process.
+  SignalRun(SIGKILL);
+  phase_ = Phase::kDraining;
+  uv_timer_init(sup_->loop(), drain_timer_.Allocate(this));
+  drain_timer_.Initialized();
+  uv_timer_start(drain_timer_.get(), &Run::OnDrainTimeout,
+                 static_cast<uint64_t>(sup_->config().drain_timeout.count()), 0);
+  UpdateReadState();
+  MaybeFinishDrain();
+}
+
+void Run::StopTimers() {
+  timeout_timer_.Close();
+  grace_timer_.Close();
+}
+
+void Run::SignalRun(int sig) {
+  if (pid_ > 0 && !exit_) {
+    // The launcher called setsid(): its process group is its pid.
+    ::kill(-pid_, sig);
+    if (sig == SIGKILL || !bwrap_main_) ::kill(pid_, sig);
+  }
+  if (uid_acquired_) {
+    if (sig == SIGKILL || !bwrap_main_) {
+      sup_->SpawnAndReap(PlanKillSweep(sup_->config(), uid_, sig));
+    } else {
+      // SIGTERM to bwrap would tear the pid namespace down at once (its init dies with it)
+      // and the flow would get no grace period: signal the flow's own processes instead.
+      for (pid_t p : ListProcesses(uid_)) {
+        if (ProcessName(p) != "bwrap") ::kill(p, sig);
+      }
+    }
+  }
+}
+
+void Run::BeginStop(bool cancelled, bool timed_out, bool interrupted) {
+  if (phase_ != Phase::kRunning) {
+    if (phase_ == Phase::kStopping && interrupted) interrupted_ = true;
+    return;
+  }
+  cancelled_ = cancelled;
+  timed_out_ = timed_out;
+  interrupted_ = interrupted;
+  phase_ = Phase::kStopping;
+  timeout_timer_.Close();
+  SignalRun(SIGTERM);
+  uv_timer_init(sup_->loop(), grace_timer_.Allocate(this));
+  grace_timer_.Initialized();
+  uv_timer_start(grace_timer_.get(), &Run::OnGrace, static_cast<uint64_t>(sup_->config().grace.count()), 0);
+}
+
+void Run::FailStart(const Status& why) {
+  start_error_ = why.message().empty() ? why.ToString() : why.message();
+  if (pid_ > 0 && !exit_) {
+    // Spawned but a handle could not be set up: end the process now and reap it.
+    SignalRun(SIGKILL);
+    int st = 0;
+    struct rusage ru {};
+    ::wait4(pid_, &st, 0, &ru);
+    sup_->tracked_pids_.erase(pid_);
+    exit_ = ExitInfo{true, 0, SIGKILL};
+  }
+  FinishRun();
+}
+
+void Run::Cancel() { BeginStop(true, false, false); }
+void Run::Interrupt() { BeginStop(false, false, true); }
+
+void Run::OnTimeout(uv_timer_t* t) {
+  if (Run* run = static_cast<Run*>(t->data)) run->BeginStop(false, true, false);
+}
+
+void Run::OnGrace(uv_timer_t* t) {
+  Run* run = static_cast<Run*>(t->data);
+  if (!run || run->phase_ != Phase::kStopping) return;
+  run->SignalRun(SIGKILL);
+}
+
+void Run::OnDrainTimeout(uv_timer_t* t) {
+  Run* run = static_cast<Run*>(t->data);
+  if (!run || run->phase_ != Phase::kDraining) return;
+  run->FinishRun();
+}
+
+void Run::OnBackpressureTimer(uv_timer_t* t) {
+  if (Run* run = static_cast<Run*>(t->data)) run->UpdateReadState();
+}
+
+void Run::UpdateReadState() {
+  if (!span_open_) return;
+  bool store_ok = sup_->store()->pending_rows() < sup_->config().backpressure_rows;
+  bool calls_ok = outstanding_calls_ < sup_->config().max_outstanding_calls;
+  bool want = store_ok && calls_ok && phase_ != Phase::kFinishing && phase_ != Phase::kDone;
+  if (want && !span_reading_) {
+    uv_read_start(reinterpret_cast<uv_stream_t*>(span_sock_.get()), &Run::OnSpanAlloc, &Run::OnSpanRead);
+    span_reading_ = true;
+  } else if (!want && span_reading_) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(span_sock_.get()));
+    span_reading_ = false;
+  }
+  if (!store_ok && bp_timer_) {
+    uv_timer_start(bp_timer_.get(), &Run::OnBackpressureTimer, 5, 0);
+  }
+}
+
+void Run::OnSpanRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  Run* run = static_cast<Run*>(s->data);
+  if (!run) return;
+  if (n > 0) {
+    run->stream_->Feed(std::string_view(buf->base, static_cast<size_t>(n)));
+    run->UpdateReadState();
+    return;
+  }
+  if (n == 0) return;
+  // EOF or error: the child side is gone.
+  run->span_open_ = false;
+  run->span_reading_ = false;
+  run->span_sock_.Close();
+  run->MaybeFinishDrain();
+}
+
+void Run::OnPipeRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
+  Pipe* p = static_cast<Pipe*>(s->data);
+  if (!p) return;
+  Run* run = p->run;
+  if (n > 0) {
+    run->HandlePipeData(*p, buf->base, static_cast<size_t>(n));
+    return;
+  }
+  if (n == 0) return;
+  run->FlushPipePartial(*p);
+  p->open = false;
+  p->handle.Close();
+  run->MaybeFinishDrain();
+}
+
+void Run::HandlePipeData(Pipe& p, const char* data, size_t n) {
+  AppendTail(p.tail, data, n);
+  int64_t cap = sup_->config().capture_cap_bytes;
+  size_t take = 0;
+  if (p.captured < cap) take = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), cap - p.captured));
+  if (take < n) {
+    if (p.dropped == 0) {
+      p.partial.append(data, take);
+      p.partial += "\n[hero_logic: " + std::string(p.stream) + " truncated after " + FormatBytes(cap) + "]\n";
+      p.captured += static_cast<int64_t>(take);
+      take = 0;
+      FlushPipePartial(p);
+    }
+    p.dropped += static_cast<int64_t>(n - take);
+    rec_.dropped_output_bytes += static_cast<int64_t>(n - take);
+    if (take == 0) return;
+  }
+  p.captured += static_cast<int64_t>(take);
+  std::string_view chunk(data, take);
+  size_t last_nl = chunk.rfind('\n');
+  if (last_nl == std::string_view::npos) {
+    p.partial.append(chunk);
+    if (p.partial.size() >= kMaxPartialLine) FlushPipePartial(p);
+    return;
+  }
+  p.partial.append(chunk.substr(0, last_nl + 1));
+  FlushPipePartial(p);
+  p.partial.assign(chunk.substr(last_nl + 1));
+}
+
+void Run::FlushPipePartial(Pipe& p) {
+  if (p.partial.empty()) return;
+  if (&p == &err_) {
+    // Lines from the launcher and the boot module explain failures before any span exists.
+    std::string_view text = p.partial;
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t nl = text.find('\n', pos);
+      std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+      if (line.rfind("hero_launcher: ", 0) == 0 && launcher_error_.empty()) {
+        launcher_error_ = std::string(line.substr(15));
+      } else if (line.rfind("hero_tracing.boot: ", 0) == 0) {
+        boot_error_ = std::string(line.substr(19));
+      }
+      if (nl == std::string_view::npos) break;
+      pos = nl + 1;
+    }
+  }
+  stream_->assembler().AddPipeLog(p.stream, sup_->clock()->WallMicros(), p.partial);
+  p.partial.clear();
+}
+
+void Run::MaybeFinishDrain() {
+  if (phase_ != Phase::kDraining) return;
+  if (span_open_ || out_.open || err_.open) return;
+  FinishRun();
+}
+
+void Run::OnNotifySocket(uv_poll_t* h, int status, int) {
+  Run* run = static_cast<Run*>(h->data);
+  if (!run) return;
+  if (status == 0) {
+    auto fd = sandbox::ReceiveListenerFd(run->notify_sock_.get());
+    if (fd.ok()) {
+      run->WatchListener(std::move(fd).value());
+    } else if (fd.status().code() == StatusCode::kUnavailable) {
+      return;  // EAGAIN: nothing yet
+    }
+  }
+  // One listener per run: stop watching the socket after the first message or on error.
+  run->notify_poll_.Close();
+  run->notify_sock_.Reset();
+}
+
+void Run::WatchListener(UniqueFd fd) {
+  listener_ = std::move(fd);
+  uv_poll_init(sup_->loop(), listener_poll_.Allocate(this), listener_.get());
+  listener_poll_.Initialized();
+  uv_poll_start(listener_poll_.get(), UV_READABLE | UV_DISCONNECT, &Run::OnListener);
+}
+
+void Run::OnListener(uv_poll_t* h, int status, int events) {
+  Run* run = static_cast<Run*>(h->data);
+  if (!run) return;
+  if (status == 0 && (events & UV_READABLE)) {
+    auto blocked = sandbox::HandleNotification(run->listener_.get());
+    if (blocked.ok()) {
+      if (run->blocked_syscall_.empty()) run->blocked_syscall_ = blocked->name;
+      ++run->blocked_count_;
+      std::string note = "hero_logic: blocked syscall " + blocked->name + " (pid " +
+                         std::to_string(blocked->pid) + " killed)\n";
+      run->stream_->assembler().AddPipeLog("stderr", run->sup_->clock()->WallMicros(), note);
+      return;
+    }
+    if (blocked.status().code() == StatusCode::kNotFound ||
+        blocked.status().code() == StatusCode::kUnavailable) {
+      return;  // the task died meanwhile, or a spurious wake-up
+    }
+  }
+  if (status < 0 || (events & UV_DISCONNECT)) {
+    run->listener_poll_.Close();
+    run->listener_.Reset();
+  }
+}
+
+void Run::OnSpan(const spans::SpanRecord& span) {
+  sup_->store()->PutSpan(id_, ToRow(span));
+  if (observer_) observer_->OnSpan(id_, span);
+}
+
+void Run::OnLog(const spans::LogRecord& log) {
+  store::LogRow row;
+  row.span_seq = log.span_seq;
+  row.ts_us = log.ts_us;
+  row.stream = log.stream;
+  row.text = log.text;
+  sup_->store()->PutLog(id_, std::move(row));
+  if (observer_) observer_->OnLog(id_, log);
+}
+
+void Run::OnResult(std::string_view output_json) { rec_.output_json = std::string(output_json); }
+
+void Run::WriteToChild(std::string line) {
+  if (!span_open_ || phase_ == Phase::kFinishing || phase_ == Phase::kDone) return;
+  auto* w = new WriteReq;
+  w->data = std::move(line);
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(span_sock_.get()), &buf, 1,
+                    [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
+  if (rc != 0) delete w;
+}
+
+void Run::OnCall(int64_t req, std::string_view method, std::string_view params_json) {
+  auto reply = [this, req, alive = std::weak_ptr<bool>(alive_)](Result<std::string> r) {
+    auto a = alive.lock();
+    if (!a || !*a) return;  // the run is gone: calls after the run ended are dropped
+    --outstanding_calls_;
+    JsonWriter w;
+    w.BeginObject().Field("type", "call_result").Field("req", req);
+    if (r.ok()) {
+      w.Key("result").Raw(r.value());
+    } else {
+      w.Key("error").BeginObject().Field("code", -32000 - static_cast<int>(r.status().code()))
+          .Field("message", r.status().message()).EndObject();
+    }
+    w.EndObject();
+    std::string line = w.Take();
+    line.push_back('\n');
+    WriteToChild(std::move(line));
+    UpdateReadState();
+  };
+  ++outstanding_calls_;
+  if (!sup_->call_handler()) {
+    reply(Status(StatusCode::kUnavailable,
+                 "call channel unavailable: this run is not managed by a hero_logic daemon"));
+    return;
+  }
+  sup_->call_handler()->HandleCall(id_, method, params_json, std::move(reply));
+  UpdateReadState();
+}
+
+void Run::RemoveWorkdirAsync() {
+  if (rec_.workdir.empty()) return;
+  // Off the loop thread: a flow may leave many files. remove_all never follows symlinks out
+  // of the tree (it unlinks the link), and every process of the run is dead by now.
+  struct Work {
+    uv_work_t req;
+    std::string path;
+  };
+  auto* w = new Work;
+  w->path = rec_.workdir;
+  uv_queue_work(
+      sup_->loop(), &w->req,
+      [](uv_work_t* r) {
+        std::error_code ec;
+        std::filesystem::remove_all(reinterpret_cast<Work*>(r)->path, ec);
+      },
+      [](uv_work_t* r, int) { delete reinterpret_cast<Work*>(r); });
+}
+
+void Run::FinishRun() {
+  if (phase_ == Phase::kFinishing || phase_ == Phase::kDone) return;
+  phase_ = Phase::kFinishing;
+  drain_timer_.Close();
+  bp_timer_.Close();
+  StopTimers();
+  FlushPipePartial(out_);
+  FlushPipePartial(err_);
+  span_sock_.Close();
+  span_open_ = false;
+  out_.handle.Close();
+  out_.open = false;
+  err_.handle.Close();
+  err_.open = false;
+  notify_poll_.Close();
+  notify_sock_.Reset();
+  listener_poll_.Close();
+  listener_.Reset();
+
+  RunFacts facts;
+  facts.exit = exit_.value_or(ExitInfo{});
+  facts.bwrap_main = bwrap_main_;
+  facts.cancelled = cancelled_;
+  facts.timed_out = timed_out_;
+  facts.blocked_syscall = blocked_syscall_;
+  facts.blocked_count = blocked_count_;
+  facts.launcher_error = launcher_error_;
+  facts.boot_error = boot_error_;
+  facts.limits = limits_;
+  if (auto f = stream_->assembler().first_failure()) {
+    facts.failure = FailedSpan{f->span_name, f->path.find('/') == std::string::npos, f->error_type, f->error};
+  }
+  Outcome outcome = DecideOutcome(facts);
+  if (interrupted_) outcome = {RunStatus::kInterrupted, "supervisor stopped while the run was running"};
+  if (!start_error_.empty()) outcome = {RunStatus::kFailed, "could not start the run: " + start_error_};
+
+  spans::EndOutcome end = spans::EndOutcome::kExited;
+  switch (outcome.status) {
+    case RunStatus::kTimedOut: end = spans::EndOutcome::kTimedOut; break;
+    case RunStatus::kCancelled: end = spans::EndOutcome::kCancelled; break;
+    case RunStatus::kInterrupted: end = spans::EndOutcome::kCancelled; break;
+    case RunStatus::kKilled: end = spans::EndOutcome::kKilled; break;
+    case RunStatus::kOk:
+    case RunStatus::kFailed:
+    case RunStatus::kQueued:
+    case RunStatus::kRunning: break;
+  }
+  // A synthesized root (the child sent nothing) is ok only when the run is.
+  stream_->Finish(end, outcome.status == RunStatus::kOk ? std::string_view() : std::string_view(outcome.reason),
+                  sup_->clock()->WallMicros());
+
+  const spans::Stats& st = stream_->stats();
+  rec_.status = outcome.status;
+  rec_.reason = outcome.reason;
+  rec_.exit_code = facts.exit.signaled ? -1 : facts.exit.code;
+  rec_.signal = facts.exit.signaled ? facts.exit.signal : 0;
+  rec_.ended_us = sup_->clock()->WallMicros();
+  rec_.span_count = stream_->assembler().span_count();
+  rec_.malformed_lines = st.malformed_lines;
+  rec_.unknown_type_lines = st.unknown_type_lines;
+  rec_.oversize_lines = st.oversize_lines;
+  rec_.orphan_events = st.orphan_events;
+  rec_.dropped_spans = st.dropped_spans;
+  rec_.dropped_log_bytes = st.dropped_log_bytes;
+  rec_.dropped_tag_events = st.dropped_tag_events;
+  {
+    JsonWriter w;
+    w.BeginArray();
+    for (const auto& d : st.diagnostics) w.String(d);
+    if (!blocked_syscall_.empty()) w.String("blocked syscall " + blocked_syscall_ + " (" + std::to_string(blocked_count_) + "x)");
+    w.EndArray();
+    rec_.diagnostics_json = w.Take();
+  }
+  rec_.stdout_tail = SanitizeUtf8(out_.tail);
+  rec_.stderr_tail = SanitizeUtf8(err_.tail);
+
+  RemoveWorkdirAsync();
+  sup_->store()->UpdateRun(rec_);
+  sup_->store()->Flush([this, alive = std::weak_ptr<bool>(alive_)](Status s) {
+    if (auto a = alive.lock(); !a || !*a) {
+      return;
+    }
+    if (!s.ok()) HERO_LOG(kError) << "run " << id_.value << ": store flush: " << s.ToString();
+    phase_ = Phase::kDone;
+    if (observer_) observer_->OnStatus(rec_);
+    if (finished_) finished_(rec_);
+    sup_->OnRunDone(this);
+  });
+}
+
+}  // namespace hero::core

@@ -1,0 +1,125 @@
+// Run: one run's state machine and the handles it owns (pidfd poll, span socket, stdout and
+// stderr pipes, seccomp listener, timers). Loop thread only. Created and destroyed by the
+// Supervisor; memory of handles is freed in their close callbacks (UvHandle).
+//
+// Phases: kPreparing (record created, files written) -> kRunning (spawned) -> kStopping
+// (SIGTERM sent; SIGKILL after grace) -> kDraining (main exited, everything of the run
+// killed; reading what is left until EOF or drain timeout) -> kFinishing (terminal record
+// and spans being committed) -> kDone.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "span_listener/run_stream.h"
+#include "supervisor/core/outcome.h"
+#include "supervisor/core/supervisor.h"
+
+namespace hero::core {
+
+class Run final : public spans::AssemblerSink {
+ public:
+  Run(Supervisor* sup, RunId id, RunRequest req, store::RunRecord rec, RunObserver* observer,
+      Supervisor::FinishedFn finished);
+  ~Run() override;
+
+  // Writes the run's files, builds the sandbox plan and spawns the launcher.
+  Status Start();
+  void Cancel();
+  // Start() failed: ends the run `failed` with the reason, killing the process if spawned.
+  void FailStart(const Status& why);
+  // Supervisor shutdown: ends the run as `interrupted`.
+  void Interrupt();
+  RunId id() const { return id_; }
+  bool done() const { return phase_ == Phase::kDone; }
+
+  // AssemblerSink
+  void OnSpan(const spans::SpanRecord& span) override;
+  void OnLog(const spans::LogRecord& log) override;
+  void OnResult(std::string_view output_json) override;
+  void OnCall(int64_t req, std::string_view method, std::string_view params_json) override;
+
+ private:
+  enum class Phase { kPreparing, kRunning, kStopping, kDraining, kFinishing, kDone };
+  struct Pipe {
+    Run* run = nullptr;
+    const char* stream = "";
+    UvHandle<uv_pipe_t> handle;
+    bool open = false;
+    int64_t captured = 0;
+    int64_t dropped = 0;
+    std::string tail;      // last bytes, for the run record
+    std::string partial;   // an incomplete last line, flushed at EOF
+  };
+
+  Status PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir);
+  Status OpenPipe(Pipe& p, UniqueFd fd, const char* stream);
+  void StopTimers();
+  void SignalRun(int sig);
+  void BeginStop(bool cancelled, bool timed_out, bool interrupted);
+  void OnMainExit(int wait_status, const struct rusage& ru);
+  void MaybeFinishDrain();
+  void FinishRun();
+  void RemoveWorkdirAsync();
+  void ReadSpanSocketIfAllowed();
+  void UpdateReadState();
+  void WriteToChild(std::string line);
+  void HandlePipeData(Pipe& p, const char* data, size_t n);
+  void FlushPipePartial(Pipe& p);
+  void WatchListener(UniqueFd fd);
+  void StartListeners();
+
+  static void OnPidfd(uv_poll_t* h, int status, int events);
+  static void OnSpanRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+  static void OnPipeRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
+  static void OnSpanAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void OnPipeAlloc(uv_handle_t* h, size_t suggested, uv_buf_t* buf);
+  static void OnTimeout(uv_timer_t* t);
+  static void OnGrace(uv_timer_t* t);
+  static void OnDrainTimeout(uv_timer_t* t);
+  static void OnBackpressureTimer(uv_timer_t* t);
+  static void OnNotifySocket(uv_poll_t* h, int status, int events);
+  static void OnListener(uv_poll_t* h, int status, int events);
+
+  Supervisor* sup_;
+  RunId id_;
+  RunRequest req_;
+  store::RunRecord rec_;
+  RunObserver* observer_;
+  Supervisor::FinishedFn finished_;
+  Phase phase_ = Phase::kPreparing;
+  RunLimits limits_;
+  std::unique_ptr<spans::RunStream> stream_;
+
+  pid_t pid_ = -1;
+  uid_t uid_ = 0;
+  bool uid_acquired_ = false;
+  bool bwrap_main_ = false;
+  UniqueFd pidfd_;
+  UvHandle<uv_poll_t> pid_poll_;
+  UvHandle<uv_pipe_t> span_sock_;
+  bool span_open_ = false;
+  bool span_reading_ = false;
+  Pipe out_, err_;
+  UniqueFd notify_sock_;
+  UvHandle<uv_poll_t> notify_poll_;
+  UniqueFd listener_;
+  UvHandle<uv_poll_t> listener_poll_;
+  UvHandle<uv_timer_t> timeout_timer_, grace_timer_, drain_timer_, bp_timer_;
+
+  bool cancelled_ = false, timed_out_ = false, interrupted_ = false;
+  std::optional<ExitInfo> exit_;
+  std::string blocked_syscall_;
+  int blocked_count_ = 0;
+  std::string launcher_error_, boot_error_, start_error_;
+  int outstanding_calls_ = 0;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  char read_buf_[64 * 1024];
+};
+
+}  // namespace hero::core

@@ -1,0 +1,319 @@
+// Supervisor implementation: run bookkeeping, uid pool, helper processes, orphan reaping.
+#include "supervisor/core/supervisor.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sandbox/host_features.h"
+#include "supervisor/base/log.h"
+#include "supervisor/core/proc_scan.h"
+#include "supervisor/core/run.h"
+
+namespace hero::core {
+
+std::string_view ProfileName(Profile p) { return p == Profile::kUntrusted ? "untrusted" : "trusted"; }
+
+struct Supervisor::Helper {
+  Supervisor* sup = nullptr;
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  UvHandle<uv_poll_t> poll;
+};
+
+Supervisor::Supervisor(uv_loop_t* loop, SupervisorConfig config, store::Store* store,
+                       ProcessLauncher* launcher, Clock* clock)
+    : loop_(loop), config_(std::move(config)), store_(store), launcher_(launcher), clock_(clock) {}
+
+Supervisor::~Supervisor() {
+  runs_.clear();
+  graveyard_.clear();
+  helpers_.clear();
+}
+
+namespace {
+
+uint64_t Fnv1a(uint64_t h, std::string_view data) {
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+Result<std::string> ReadAll(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return NotFound("cannot read " + p.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Status Supervisor::StageRuntime() {
+  namespace fs = std::filesystem;
+  // Run uids must read the SDK and the launcher, but the checkout (or $DATA) may sit under a
+  // directory they cannot traverse (/root is 0700). Stage a content-addressed copy that they
+  // can read; an atomic rename makes concurrent daemons safe.
+  std::vector<std::pair<fs::path, std::string>> files;  // relative path, content
+  HERO_ASSIGN_OR_RETURN(std::string launcher, ReadAll(config_.launcher_path));
+  files.push_back({"bin/hero_launcher", std::move(launcher)});
+  fs::path sdk = fs::path(config_.sdk_dir) / "hero_tracing";
+  std::error_code ec;
+  if (!fs::is_directory(sdk, ec)) return NotFound("SDK not found at " + sdk.string());
+  for (const auto& e : fs::directory_iterator(sdk, ec)) {
+    if (e.path().extension() != ".py") continue;
+    HERO_ASSIGN_OR_RETURN(std::string content, ReadAll(e.path()));
+    files.push_back({fs::path("py/hero_tracing") / e.path().filename(), std::move(content)});
+  }
+  std::sort(files.begin(), files.end());
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& [rel, content] : files) h = Fnv1a(Fnv1a(h, rel.string()), content);
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+
+  fs::path base = config_.runtime_dir.empty()
+                      ? (geteuid() == 0 ? fs::path("/run/hero_logic") : fs::path(config_.data_dir) / "runtime")
+                      : fs::path(config_.runtime_dir);
+  fs::create_directories(base, ec);
+  if (ec) return IoError("create " + base.string() + ": " + ec.message());
+  ::chmod(base.c_str(), 0755);
+  fs::path final_dir = base / (std::string("rt-") + hex);
+  if (!fs::exists(final_dir / "bin/hero_launcher", ec)) {
+    fs::path tmp = base / (std::string(".tmp-") + hex + "-" + std::to_string(getpid()));
+    fs::remove_all(tmp, ec);
+    for (const auto& [rel, content] : files) {
+      fs::path p = tmp / rel;
+      fs::create_directories(p.parent_path(), ec);
+      std::ofstream out(p, std::ios::binary);
+      out.write(content.data(), static_cast<std::streamsize>(content.size()));
+      if (!out) return IoError("write " + p.string());
+      out.close();
+      ::chmod(p.c_str(), rel.string() == "bin/hero_launcher" ? 0755 : 0644);
+    }
+    ::chmod((tmp / "py").c_str(), 0755);
+    // Byte-compile the staged SDK once (hash-checked .pyc: valid whatever the mtimes), so
+    // runs never recompile it; they cannot write a cache themselves (read-only, and
+    // PYTHONDONTWRITEBYTECODE).
+    {
+      SpawnSpec compile;
+      compile.path = config_.python;
+      compile.argv = {config_.python, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+                      (tmp / "py").string()};
+      compile.env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
+      auto proc = launcher_->Spawn(compile);
+      if (proc.ok()) {
+        int st = 0;
+        ::waitpid(proc->pid, &st, 0);
+      }
+    }
+    for (auto it = fs::recursive_directory_iterator(tmp, ec); it != fs::recursive_directory_iterator(); ++it) {
+      ::chmod(it->path().c_str(), it->is_directory() ? 0755 : (it->path().filename() == "hero_launcher" ? 0755 : 0644));
+    }
+    ::chmod(tmp.c_str(), 0755);
+    if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
+      fs::remove_all(tmp, ec);  // another daemon won the race: its copy is identical
+      if (!fs::exists(final_dir / "bin/hero_launcher", ec)) return Status::FromErrno(errno, "stage runtime");
+    }
+  }
+  config_.runtime_dir = final_dir.string();
+  return Status::Ok();
+}
+
+Status Supervisor::Init() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(fs::path(config_.data_dir) / "runs", ec);
+  if (ec) return IoError("create data directory " + config_.data_dir + ": " + ec.message());
+  // Orphans of runs re-parent to us so we can reap them; a same-uid child must not be able
+  // to read our memory.
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno(errno, "PR_SET_CHILD_SUBREAPER");
+  if (prctl(PR_SET_DUMPABLE, 0) != 0) return Status::FromErrno(errno, "PR_SET_DUMPABLE");
+  per_run_uids_ = geteuid() == 0;
+  HERO_RETURN_IF_ERROR(StageRuntime());
+  // Run uids chdir into their workdir, so every ancestor must be searchable by them; the
+  // data directory may not be (the default sits under /root, mode 0700).
+  if (per_run_uids_) {
+    uint64_t h = Fnv1a(1469598103934665603ULL, config_.data_dir);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+    work_root_ = std::string("/var/lib/hero_logic/work/") + hex;
+    for (const char* d : {"/var/lib/hero_logic", "/var/lib/hero_logic/work"}) {
+      fs::create_directories(d, ec);
+      ::chmod(d, 0711);
+    }
+  } else {
+    work_root_ = config_.data_dir + "/work";
+  }
+  fs::create_directories(work_root_, ec);
+  if (ec) return IoError("create work directory " + work_root_ + ": " + ec.message());
+  ::chmod(work_root_.c_str(), per_run_uids_ ? 0711 : 0700);
+
+  sandbox::HostFeatures features = sandbox::ProbeHost(config_.bwrap);
+  Status avail = sandbox::CheckUntrustedAvailable(features);
+  if (!avail.ok()) untrusted_unavailable_ = avail.message();
+
+  uv_signal_init(loop_, sigchld_.Allocate(this));
+  sigchld_.Initialized();
+  uv_signal_start(sigchld_.get(), &Supervisor::OnSigchld, SIGCHLD);
+  uv_unref(reinterpret_cast<uv_handle_t*>(sigchld_.get()));
+  uv_idle_init(loop_, reaper_.Allocate(this));
+  reaper_.Initialized();
+  return Status::Ok();
+}
+
+void Supervisor::StartRun(RunRequest req, RunObserver* observer, StartedFn started, FinishedFn finished) {
+  store::RunRecord rec;
+  rec.flow_name = req.flow_name;
+  if (rec.flow_name.empty()) {
+    std::string stem = std::filesystem::path(req.source_name).stem().string();
+    rec.flow_name = stem.empty() ? "script" : stem;
+  }
+  rec.flow_version = req.flow_version;
+  rec.parent_run = req.parent_run;
+  rec.parent_span = req.parent_span;
+  rec.input_json = req.input_json;
+  rec.status = RunStatus::kQueued;
+  rec.profile = std::string(ProfileName(req.profile));
+  rec.network = req.network;
+  rec.created_us = clock_->WallMicros();
+  store::RunRecord copy = rec;
+  store_->CreateRun(std::move(rec), [this, req = std::move(req), copy = std::move(copy), observer,
+                                     started = std::move(started), finished = std::move(finished)](
+                                        Result<RunId> id) mutable {
+    if (!id.ok()) {
+      if (started) started(id.status());
+      return;
+    }
+    copy.id = *id;
+    auto run = std::make_unique<Run>(this, *id, std::move(req), std::move(copy), observer, std::move(finished));
+    Run* raw = run.get();
+    runs_[id->value] = std::move(run);
+    if (started) started(*id);
+    Status s = raw->Start();
+    if (!s.ok()) raw->FailStart(s);
+  });
+}
+
+Status Supervisor::Cancel(RunId id) {
+  auto it = runs_.find(id.value);
+  if (it == runs_.end()) return NotFound("run " + std::to_string(id.value) + " is not running");
+  it->second->Cancel();
+  return Status::Ok();
+}
+
+bool Supervisor::IsActive(RunId id) const { return runs_.count(id.value) > 0; }
+
+Result<uid_t> Supervisor::AcquireUid() {
+  // Round-robin from the last one handed out, so a uid is reused as late as possible.
+  static uid_t next = 0;
+  for (int i = 0; i < config_.uid_count; ++i) {
+    uid_t uid = config_.uid_base + static_cast<uid_t>((next + static_cast<uid_t>(i)) % static_cast<uid_t>(config_.uid_count));
+    if (uids_in_use_.count(uid)) continue;
+    uids_in_use_.insert(uid);
+    next = uid - config_.uid_base + 1;
+    return uid;
+  }
+  return ResourceExhausted("no free run uid in [" + std::to_string(config_.uid_base) + ", " +
+                           std::to_string(config_.uid_base + config_.uid_count) + ")");
+}
+
+void Supervisor::ReleaseUid(uid_t uid) { uids_in_use_.erase(uid); }
+
+void Supervisor::SpawnAndReap(SpawnSpec spec) {
+  auto proc = launcher_->Spawn(spec);
+  if (!proc.ok()) {
+    HERO_LOG(kError) << "helper " << spec.path << ": " << proc.status().ToString();
+    return;
+  }
+  auto h = std::make_unique<Helper>();
+  h->sup = this;
+  h->pid = proc->pid;
+  h->pidfd = std::move(proc->pidfd);
+  tracked_pids_.insert(h->pid);
+  uv_poll_init(loop_, h->poll.Allocate(h.get()), h->pidfd.get());
+  h->poll.Initialized();
+  uv_poll_start(h->poll.get(), UV_READABLE, [](uv_poll_t* p, int, int) {
+    auto* helper = static_cast<Helper*>(p->data);
+    if (!helper) return;
+    if (::waitpid(helper->pid, nullptr, WNOHANG) == 0) return;
+    Supervisor* sup = helper->sup;
+    sup->tracked_pids_.erase(helper->pid);
+    for (auto it = sup->helpers_.begin(); it != sup->helpers_.end(); ++it) {
+      if (it->get() == helper) {
+        sup->helpers_.erase(it);  // closes the poll handle; its memory is freed in the close cb
+        break;
+      }
+    }
+  });
+  helpers_.push_back(std::move(h));
+}
+
+void Supervisor::OnRunDone(Run* run) {
+  auto it = runs_.find(run->id().value);
+  if (it == runs_.end()) return;
+  // Destroy after the current callback returns: we may be inside one of the run's callbacks.
+  graveyard_.push_back(std::move(it->second));
+  runs_.erase(it);
+  uv_idle_start(reaper_.get(), &Supervisor::OnReap);
+  ReapOrphans();
+  if (runs_.empty() && shutdown_done_) {
+    auto done = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    done();
+  }
+}
+
+void Supervisor::OnReap(uv_idle_t* h) {
+  auto* sup = static_cast<Supervisor*>(h->data);
+  if (!sup) return;
+  sup->graveyard_.clear();
+  uv_idle_stop(h);
+}
+
+void Supervisor::OnSigchld(uv_signal_t* h, int) {
+  if (auto* sup = static_cast<Supervisor*>(h->data)) sup->ReapOrphans();
+}
+
+void Supervisor::ReapOrphans() {
+  // Only zombies we do not track: tracked pids are reaped through their pidfd, and
+  // waitpid(-1) would steal their exit status.
+  for (pid_t pid : ListZombieChildren()) {
+    if (tracked_pids_.count(pid)) continue;
+    ::waitpid(pid, nullptr, WNOHANG);
+  }
+}
+
+void Supervisor::Shutdown(std::chrono::milliseconds deadline, std::function<void()> done) {
+  auto finish = [this, done = std::move(done)]() mutable {
+    sigchld_.Close();
+    reaper_.Close();
+    shutdown_timer_.Close();
+    graveyard_.clear();
+    helpers_.clear();
+    if (done) done();
+  };
+  if (runs_.empty()) {
+    finish();
+    return;
+  }
+  shutdown_done_ = std::move(finish);
+  uv_timer_init(loop_, shutdown_timer_.Allocate(this));
+  shutdown_timer_.Initialized();
+  uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
+    auto* sup = static_cast<Supervisor*>(t->data);
+    if (!sup) return;
+    for (auto& [id, run] : sup->runs_) run->Interrupt();
+  }, static_cast<uint64_t>(deadline.count()), 0);
+}
+
+}  // namespace hero::core

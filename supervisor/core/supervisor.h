@@ -1,0 +1,159 @@
+// Supervisor: the domain core. Owns the runs (one state machine each), the uid pool, the
+// runtime staging directory, and wires span streams into the store. Loop thread only; no
+// mutexes. Depends on sandbox, span_listener, store, base and libuv; never on api/.
+#pragma once
+
+#include <sys/types.h>
+#include <uv.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "span_listener/span_assembler.h"
+#include "supervisor/base/clock.h"
+#include "supervisor/base/ids.h"
+#include "supervisor/base/result.h"
+#include "supervisor/core/outcome.h"
+#include "supervisor/core/process_launcher.h"
+#include "supervisor/core/uv_handle.h"
+#include "supervisor/store/store.h"
+
+namespace hero::core {
+
+enum class Profile { kTrusted, kUntrusted };
+std::string_view ProfileName(Profile p);
+
+struct SupervisorConfig {
+  std::string data_dir;                 // runs/<id>/ lives here
+  std::string launcher_path;            // the built hero_launcher
+  std::string sdk_dir;                  // the repo's py/ (holds hero_tracing/)
+  std::string runtime_dir;              // staged copy readable by run uids; "" = choose
+  std::string python = "/usr/bin/python3";
+  std::string bwrap = "/usr/bin/bwrap";
+  uid_t uid_base = 200000;              // per-run uids when the supervisor is root
+  int uid_count = 2000;
+  spans::Limits span_limits;
+  RunLimits default_limits;
+  int64_t capture_cap_bytes = 4 << 20;  // per stream (stdout, stderr) of fd-level output
+  std::chrono::milliseconds grace{2000};
+  std::chrono::milliseconds drain_timeout{1000};  // after main exit, wait this long for EOF
+  size_t backpressure_rows = 20'000;    // stop reading span sockets above this many pending rows
+  int max_outstanding_calls = 16;
+  int64_t untrusted_work_bytes = 64 << 20;
+  int64_t untrusted_tmp_bytes = 64 << 20;
+};
+
+struct RunRequest {
+  std::string flow_name;        // "" = derived from the source file name
+  int64_t flow_version = 0;
+  std::string source;           // the flow's Python source
+  std::string source_name;      // shown in tracebacks and spans (e.g. the file path)
+  std::string entry;            // --name for boot: which @flow to run; "" = the only one
+  std::string input_json = "{}";
+  Profile profile = Profile::kTrusted;
+  std::chrono::milliseconds timeout{60'000};
+  bool network = false;
+  RunId parent_run;
+  std::string parent_span;
+};
+
+// Live notifications about one run (CLI printer, SSE). Called on the loop thread.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void OnSpan(RunId, const spans::SpanRecord&) {}
+  virtual void OnLog(RunId, const spans::LogRecord&) {}
+  virtual void OnStatus(const store::RunRecord&) {}  // running, then the terminal record
+};
+
+// Answers `call` messages from a run's child (SPEC §3). The daemon provides one; without it
+// every call is refused.
+class CallHandler {
+ public:
+  virtual ~CallHandler() = default;
+  // Must call `reply` exactly once (possibly later) with the result JSON or an error.
+  virtual void HandleCall(RunId run, std::string_view method, std::string_view params_json,
+                          std::function<void(Result<std::string>)> reply) = 0;
+};
+
+class Run;
+
+class Supervisor {
+ public:
+  using StartedFn = std::function<void(Result<RunId>)>;
+  using FinishedFn = std::function<void(const store::RunRecord&)>;
+
+  Supervisor(uv_loop_t* loop, SupervisorConfig config, store::Store* store,
+             ProcessLauncher* launcher, Clock* clock);
+  ~Supervisor();
+
+  // Blocking set-up before the loop runs: data dirs, runtime staging, subreaper,
+  // non-dumpable, host probe. Errors name what is wrong.
+  Status Init();
+
+  // Queues a run. `started` gets the id once the run record is durable; `finished` gets the
+  // terminal record once it and every span are committed (acknowledged).
+  void StartRun(RunRequest req, RunObserver* observer, StartedFn started, FinishedFn finished);
+  // kNotFound if the run is not active here.
+  Status Cancel(RunId id);
+  bool IsActive(RunId id) const;
+  size_t active_runs() const { return runs_.size(); }
+  void set_call_handler(CallHandler* h) { call_handler_ = h; }
+
+  // Cancels nothing: waits for active runs up to `deadline`, then cancels the rest (they end
+  // `interrupted`), then calls done.
+  void Shutdown(std::chrono::milliseconds deadline, std::function<void()> done);
+
+  // Untrusted availability ("" if available, else what is missing).
+  const std::string& untrusted_unavailable() const { return untrusted_unavailable_; }
+
+  // --- used by Run ---
+  uv_loop_t* loop() const { return loop_; }
+  const SupervisorConfig& config() const { return config_; }
+  store::Store* store() const { return store_; }
+  ProcessLauncher* launcher() const { return launcher_; }
+  Clock* clock() const { return clock_; }
+  CallHandler* call_handler() const { return call_handler_; }
+  bool per_run_uids() const { return per_run_uids_; }
+  // Parent of the per-run workdirs (searchable, not listable, by run uids).
+  const std::string& work_root() const { return work_root_; }
+  Result<uid_t> AcquireUid();
+  void ReleaseUid(uid_t uid);
+  // Spawns a short helper (e.g. the kill sweep) and reaps it when it exits.
+  void SpawnAndReap(SpawnSpec spec);
+  void OnRunDone(Run* run);  // the run is terminal and acknowledged; destroy it soon
+
+ private:
+  static void OnSigchld(uv_signal_t* h, int signum);
+  static void OnReap(uv_idle_t* h);
+  void ReapOrphans();
+  Status StageRuntime();
+
+  uv_loop_t* loop_;
+  SupervisorConfig config_;
+  store::Store* store_;
+  ProcessLauncher* launcher_;
+  Clock* clock_;
+  CallHandler* call_handler_ = nullptr;
+  bool per_run_uids_ = false;
+  std::string untrusted_unavailable_;
+  std::string work_root_;
+  std::map<int64_t, std::unique_ptr<Run>> runs_;
+  std::vector<std::unique_ptr<Run>> graveyard_;
+  std::set<uid_t> uids_in_use_;
+  std::set<pid_t> tracked_pids_;
+  struct Helper;
+  std::vector<std::unique_ptr<Helper>> helpers_;
+  UvHandle<uv_signal_t> sigchld_;
+  UvHandle<uv_idle_t> reaper_;
+  UvHandle<uv_timer_t> shutdown_timer_;
+  std::function<void()> shutdown_done_;
+  friend class Run;
+};
+
+}  // namespace hero::core

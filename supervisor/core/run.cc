@@ -502,6 +502,12 @@ void Run::OnListener(uv_poll_t* h, int status, int events) {
 }
 
 void Run::OnSpan(const spans::SpanRecord& span) {
+  // An ad-hoc run is named after its file until the boot module renames the root to the
+  // @flow entry it found.
+  if (span.parent_id.empty() && req_.flow_name.empty() && span.kind == "flow_root" &&
+      span.name != std::filesystem::path(req_.source_name).filename().string()) {
+    rec_.flow_name = span.name;
+  }
   sup_->store()->PutSpan(id_, ToRow(span));
   if (observer_) observer_->OnSpan(id_, span);
 }

@@ -1,5 +1,6 @@
-// Plain values the store persists: run records, span rows, log rows, and run queries.
-// Any thread (values only). Depends on base only.
+// Plain values the store persists: run records, span rows, log rows, run queries, and the
+// flow library (flows, versions, search hits, saved example inputs). Any thread (values
+// only). Depends on base only.
 #pragma once
 
 #include <cstdint>
@@ -71,6 +72,52 @@ struct RunFilter {
   std::string text;       // substring of flow name or reason (LIKE, case-insensitive ASCII)
   int64_t before_id = 0;  // cursor: only ids < before_id (pass the last id of the previous page)
   int limit = 50;         // <= 0 means 50; at most 1000
+};
+
+// One version of a library flow. Versions of a flow are numbered 1, 2, 3, ... by the store
+// and never change once written. JSON fields are stored as given (the caller validates).
+struct FlowVersion {
+  int64_t version = 0;  // assigned by the store; ignored on input
+  std::string source;   // the Python source
+  std::string description, docstring;
+  std::string inputs_json = "{}";   // declared inputs: {"url":"str","max_words":"int"}
+  std::string outputs_json = "{}";  // declared outputs, same shape
+  std::string tags_json = "[]";     // ["web","llm"]
+  std::string entry;                // the @flow function's name
+  int64_t line = 0;                 // the line of that function in `source`
+  int64_t created_us = 0;           // 0 on input = now
+
+  friend bool operator==(const FlowVersion&, const FlowVersion&) = default;
+};
+
+// A library flow and one of its versions (`current`: the current version unless the call
+// says otherwise, see Store::GetFlow and Store::AddFlowVersion).
+struct FlowRecord {
+  int64_t id = 0;  // stable across delete + revive
+  std::string name;
+  int64_t current_version = 0;
+  int64_t created_us = 0, updated_us = 0;
+  FlowVersion current;
+
+  friend bool operator==(const FlowRecord&, const FlowRecord&) = default;
+};
+
+// One flow_library_search result.
+struct FlowSearchHit {
+  std::string name, description;
+  std::string snippet;  // <= 12 tokens of the best-matching column, matches in [ ]
+  double score = 0;     // -bm25: higher is better; only comparable within one query
+  int64_t version = 0;  // the flow's current version (the one that was searched)
+};
+
+// A saved input preset of a flow, unique by (flow_name, name).
+struct ExampleRecord {
+  int64_t id = 0;  // assigned by the store; kept when an upsert replaces the input
+  std::string flow_name, name;
+  std::string input_json = "{}";
+  int64_t created_us = 0;  // 0 on input = now; an upsert sets it to the time of the upsert
+
+  friend bool operator==(const ExampleRecord&, const ExampleRecord&) = default;
 };
 
 }  // namespace hero::store

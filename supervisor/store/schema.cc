@@ -88,6 +88,47 @@ CREATE TABLE span_logs (
   PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 )sql"},
+    // The flow library. A flow row is never removed (soft delete), so a revived name keeps
+    // its id and its version numbers continue. flow_search indexes the current version of
+    // each non-deleted flow (rowid = flows.id); the store rewrites a flow's row in the same
+    // transaction as every change to it (see flow_library.cc).
+    {2, R"sql(
+CREATE TABLE flows (
+  id              INTEGER PRIMARY KEY AUTOINCREMENT,
+  name            TEXT    NOT NULL UNIQUE,
+  current_version INTEGER NOT NULL,
+  created_us      INTEGER NOT NULL DEFAULT 0,
+  updated_us      INTEGER NOT NULL DEFAULT 0,
+  deleted         INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE flow_versions (
+  flow_id      INTEGER NOT NULL,
+  version      INTEGER NOT NULL,
+  source       TEXT    NOT NULL DEFAULT '',
+  description  TEXT    NOT NULL DEFAULT '',
+  docstring    TEXT    NOT NULL DEFAULT '',
+  inputs_json  TEXT    NOT NULL DEFAULT '{}',
+  outputs_json TEXT    NOT NULL DEFAULT '{}',
+  tags_json    TEXT    NOT NULL DEFAULT '[]',
+  entry        TEXT    NOT NULL DEFAULT '',
+  line         INTEGER NOT NULL DEFAULT 0,
+  created_us   INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (flow_id, version)
+) WITHOUT ROWID;
+CREATE TABLE examples (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  flow_name  TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  input_json TEXT    NOT NULL DEFAULT '{}',
+  created_us INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (flow_name, name)
+);
+CREATE VIRTUAL TABLE flow_search USING fts5(
+  name, description, tags, docstring, inputs,
+  tokenize = 'unicode61 remove_diacritics 2',
+  prefix = '2 3'
+);
+)sql"},
 };
 
 }  // namespace

@@ -116,12 +116,13 @@ class RunCommandTest(CliTestCase):
 
     def test_flow_exiting_mid_span_closes_it_failed(self):
         flow = self.write_flow("midspan.py", """
-            import os
+            import os, time
             from hero_tracing import flow
 
             @flow
             def mid():
                 with flow.step("doomed"):
+                    time.sleep(0.1)  # let the SDK's background flush deliver the start
                     os._exit(0)
             """)
         p, doc = self.run_json(flow)
@@ -164,45 +165,38 @@ class RunCommandTest(CliTestCase):
         self.assertEqual(doc["run"]["output"], 7)
 
     def test_daemon_started_by_flow_does_not_outlive_run(self):
-        pidfile = os.path.join(self.files, "daemon.pid")
-        os.chmod(self.files, 0o777)
-        flow = self.write_flow("daemon.py", f"""
+        flow = self.write_flow("daemon.py", """
             import os, time, signal
             from hero_tracing import flow
 
             @flow
             def daemonize():
+                r, w = os.pipe()
                 if os.fork() == 0:
                     os.setsid()
                     if os.fork() == 0:
                         signal.signal(signal.SIGTERM, signal.SIG_IGN)
                         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-                        with open({pidfile!r}, "w") as f:
-                            f.write(str(os.getpid()))
+                        os.write(w, str(os.getpid()).encode())
+                        os.close(w)
                         while True:
                             time.sleep(0.2)
                     os._exit(0)
-                for _ in range(50):
-                    if os.path.exists({pidfile!r}) and open({pidfile!r}).read():
-                        break
-                    time.sleep(0.05)
-                return "parent done"
+                os.close(w)
+                return {"daemon_pid": int(os.read(r, 32))}
             """)
         p, doc = self.run_json(flow)
         self.assertEqual(p.returncode, 0, p.stderr)
-        with open(pidfile) as f:
-            pid = int(f.read())
+        pid = doc["run"]["output"]["daemon_pid"]
         deadline = time.monotonic() + 2
         alive = True
         while time.monotonic() < deadline:
             try:
-                os.kill(pid, 0)
-                # a zombie is dead: check its state
                 with open(f"/proc/{pid}/stat") as f:
                     if f.read().rsplit(")", 1)[1].split()[0] == "Z":
                         alive = False
                         break
-            except (ProcessLookupError, FileNotFoundError):
+            except FileNotFoundError:
                 alive = False
                 break
             time.sleep(0.1)

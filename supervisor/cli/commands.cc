@@ -192,6 +192,7 @@ int RunCommand(const Args& argv) {
   cfg.data_dir = ResolveDataDir(a.Get("data"));
   cfg.launcher_path = DefaultLauncherPath();
   cfg.sdk_dir = DefaultSdkDir();
+  cfg.probe_untrusted = req.profile == core::Profile::kUntrusted;
   core::PosixSpawnLauncher launcher;
   SystemClock clock;
   core::Supervisor sup(&loop, cfg, store.get(), &launcher, &clock);

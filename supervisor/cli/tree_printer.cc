@@ -85,6 +85,20 @@ int LivePrinter::DepthOf(const std::string& span_id) const {
   return it == spans_.end() ? 0 : it->second.depth;
 }
 
+void LivePrinter::PrintStart(const std::string& name, const std::string& kind, int depth) {
+  std::string k = kind == "step" || kind.empty() ? "" : " (" + kind + ")";
+  std::fprintf(out_, "%s%s▸%s %s%s%s%s\n", Indent(depth).c_str(), style_.color ? Color("running") : "",
+               style_.color ? kReset : "", style_.color ? kBold : "", name.c_str(), style_.color ? kReset : "",
+               k.c_str());
+}
+
+void LivePrinter::FlushPendingRoot() {
+  if (pending_root_.empty()) return;
+  auto it = spans_.find(pending_root_);
+  if (it != spans_.end()) PrintStart(it->second.name, "flow_root", 0);
+  pending_root_.clear();
+}
+
 void LivePrinter::OnSpan(RunId, const spans::SpanRecord& s) {
   auto it = spans_.find(s.span_id);
   if (it == spans_.end()) {
@@ -93,12 +107,23 @@ void LivePrinter::OnSpan(RunId, const spans::SpanRecord& s) {
     k.name = s.name;
     it = spans_.emplace(s.span_id, k).first;
     seq_to_id_[s.seq.value] = s.span_id;
-    std::string kind = s.kind == "step" || s.kind.empty() ? "" : " (" + s.kind + ")";
-    std::fprintf(out_, "%s%s▸%s %s%s%s%s\n", Indent(it->second.depth).c_str(), style_.color ? Color("running") : "",
-                 style_.color ? kReset : "", style_.color ? kBold : "", s.name.c_str(), style_.color ? kReset : "",
-                 kind.c_str());
+    if (s.parent_id.empty() && root_id_.empty()) {
+      // The boot module names the root after the file, then renames it to the @flow entry
+      // it found: print the root once its real name is known.
+      root_id_ = s.span_id;
+      pending_root_ = s.span_id;
+    } else {
+      FlushPendingRoot();
+      PrintStart(s.name, s.kind, it->second.depth);
+    }
+  } else if (s.span_id == pending_root_) {
+    it->second.name = s.name;
+    if (s.status == "running") {
+      FlushPendingRoot();
+    }
   }
   if (s.status != "running" && !it->second.ended) {
+    FlushPendingRoot();
     it->second.ended = true;
     store::SpanRow row;
     row.name = s.name;
@@ -117,6 +142,7 @@ void LivePrinter::OnSpan(RunId, const spans::SpanRecord& s) {
 }
 
 void LivePrinter::OnLog(RunId, const spans::LogRecord& log) {
+  FlushPendingRoot();
   auto it = seq_to_id_.find(log.span_seq.value);
   int depth = it == seq_to_id_.end() ? 0 : DepthOf(it->second);
   PrintLogText(out_, depth, log.stream, log.text, style_);

@@ -27,6 +27,9 @@ class LivePrinter final : public core::RunObserver {
 
  private:
   int DepthOf(const std::string& span_id) const;
+  void PrintStart(const std::string& name, const std::string& kind, int depth);
+  void FlushPendingRoot();
+  std::string root_id_, pending_root_;
   FILE* out_;
   PrintStyle style_;
   struct Known {

@@ -158,9 +158,14 @@ Status Supervisor::Init() {
   if (ec) return IoError("create work directory " + work_root_ + ": " + ec.message());
   ::chmod(work_root_.c_str(), per_run_uids_ ? 0711 : 0700);
 
-  sandbox::HostFeatures features = sandbox::ProbeHost(config_.bwrap);
-  Status avail = sandbox::CheckUntrustedAvailable(features);
-  if (!avail.ok()) untrusted_unavailable_ = avail.message();
+  if (config_.probe_untrusted) {
+    // Spawns bwrap once (tens of ms): only for supervisors that may start untrusted runs.
+    sandbox::HostFeatures features = sandbox::ProbeHost(config_.bwrap);
+    Status avail = sandbox::CheckUntrustedAvailable(features);
+    if (!avail.ok()) untrusted_unavailable_ = avail.message();
+  } else {
+    untrusted_unavailable_ = "untrusted profile not enabled in this supervisor";
+  }
 
   uv_signal_init(loop_, sigchld_.Allocate(this));
   sigchld_.Initialized();

@@ -46,6 +46,7 @@ struct SupervisorConfig {
   int max_outstanding_calls = 16;
   int64_t untrusted_work_bytes = 64 << 20;
   int64_t untrusted_tmp_bytes = 64 << 20;
+  bool probe_untrusted = true;  // probe the host at Init; false: untrusted runs are refused
 };
 
 struct RunRequest {

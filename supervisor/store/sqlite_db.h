@@ -98,6 +98,7 @@ class Statement {
   void Reset() { sqlite3_reset(stmt_); }
 
   int64_t ColumnInt(int i) const { return sqlite3_column_int64(stmt_, i); }
+  double ColumnDouble(int i) const { return sqlite3_column_double(stmt_, i); }
   std::string ColumnText(int i) const;
 
   bool valid() const { return stmt_ != nullptr; }

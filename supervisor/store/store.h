@@ -9,6 +9,8 @@
 // (NORMAL does not fsync the WAL on every commit, only at checkpoints); the database is never
 // corrupted by either. Span and log rows are group-committed: they become durable within
 // commit_interval (50 ms) or commit_rows (1,000) of being submitted, or at the next Flush.
+// Flow library writes (flows, versions, examples) are not batched: each commits in its own
+// transaction before its callback runs.
 #pragma once
 
 #include <atomic>
@@ -33,6 +35,7 @@
 namespace hero::store {
 
 class StoreThread;  // store.cc: the state only the store thread touches
+class FlowLibrary;  // flow_library.h: the flow library's SQL, run on the store thread
 
 class Store {
  public:
@@ -108,6 +111,49 @@ class Store {
   // marked. Blocks the calling thread (which must be the owner: it drains completions).
   Result<int> RecoverInterrupted(int64_t now_us);
 
+  // --- The flow library (SPEC §6 flows and presets). Owner thread; callbacks run in
+  // DrainCompletions(). Every write is durable (as above) when its callback runs, and the
+  // search index changes in the same transaction. A flow named here must exist and not be
+  // deleted, else kNotFound; an empty name is kInvalidArgument. ---
+
+  // New flow at version 1 (v.version is ignored; v.created_us 0 = now). If a deleted flow
+  // has the name it is revived: same id and created_us, the new version is max + 1 of all
+  // its versions and becomes current. kAlreadyExists if a non-deleted flow has the name.
+  void CreateFlow(std::string name, FlowVersion v, std::function<void(Result<FlowRecord>)> done);
+  // Adds version max + 1; current if make_current. The record's `current` holds the NEW
+  // version either way (compare current_version to see whether it became current).
+  void AddFlowVersion(std::string name, FlowVersion v, bool make_current,
+                      std::function<void(Result<FlowRecord>)> done);
+  // version 0 = current. FlowRecord.current holds the requested version; kNotFound for an
+  // unknown version.
+  void GetFlow(std::string name, int64_t version, std::function<void(Result<FlowRecord>)> done);
+  // Non-deleted flows by name, each with its current version (sources included).
+  void ListFlows(std::function<void(Result<std::vector<FlowRecord>>)> done);
+  // Soft delete: hidden from reads and search at once; versions and examples are kept and
+  // come back if CreateFlow revives the name.
+  void DeleteFlow(std::string name, std::function<void(Status)> done);
+  // Newest first, sources included.
+  void ListFlowVersions(std::string name, std::function<void(Result<std::vector<FlowVersion>>)> done);
+  // kNotFound for an unknown version. The record's `current` is that version.
+  void SetCurrentFlowVersion(std::string name, int64_t version,
+                             std::function<void(Result<FlowRecord>)> done);
+  // Ranked full-text search over name, description, tags, docstring and declared input
+  // names of each non-deleted flow's current version. `query` is plain user text: split
+  // into at most 64 terms, each matched as a word prefix, any term may match (OR); FTS5
+  // syntax in it has no effect and never fails. Ranked by bm25 with column weights
+  // name 10, description 4, tags 2, docstring 1, inputs 1; best first. A query without
+  // terms gives no hits. limit <= 0 means 20; at most 100.
+  void SearchFlows(std::string query, int limit,
+                   std::function<void(Result<std::vector<FlowSearchHit>>)> done);
+  // Upsert by (flow_name, name): a preset that exists keeps its id and takes the new input
+  // and created_us (0 = now). kNotFound if the flow does not exist.
+  void CreateExample(ExampleRecord e, std::function<void(Result<ExampleRecord>)> done);
+  // By flow name, then name; "" = every flow's presets.
+  void ListExamples(std::string flow_name,
+                    std::function<void(Result<std::vector<ExampleRecord>>)> done);
+  // kNotFound if no such preset.
+  void DeleteExample(int64_t id, std::function<void(Status)> done);
+
   // Owner thread: runs every ready callback, in completion order.
   void DrainCompletions();
 
@@ -120,6 +166,17 @@ class Store {
   Result<std::vector<RunRecord>> ListRunsSync(RunFilter f);
   Result<std::vector<SpanRow>> GetSpansSync(RunId id);
   Result<std::vector<LogRow>> GetLogsSync(RunId id, std::optional<SpanSeq> span = std::nullopt);
+  Result<FlowRecord> CreateFlowSync(std::string name, FlowVersion v);
+  Result<FlowRecord> AddFlowVersionSync(std::string name, FlowVersion v, bool make_current);
+  Result<FlowRecord> GetFlowSync(std::string name, int64_t version = 0);
+  Result<std::vector<FlowRecord>> ListFlowsSync();
+  Status DeleteFlowSync(std::string name);
+  Result<std::vector<FlowVersion>> ListFlowVersionsSync(std::string name);
+  Result<FlowRecord> SetCurrentFlowVersionSync(std::string name, int64_t version);
+  Result<std::vector<FlowSearchHit>> SearchFlowsSync(std::string query, int limit);
+  Result<ExampleRecord> CreateExampleSync(ExampleRecord e);
+  Result<std::vector<ExampleRecord>> ListExamplesSync(std::string flow_name);
+  Status DeleteExampleSync(int64_t id);
 
   // Test hook: runs `sql` on the store connection (after committing pending rows) and waits.
   // Used to inject faults, e.g. "PRAGMA max_page_count=1" makes the next growth fail with
@@ -165,8 +222,13 @@ class Store {
     std::string sql;
     std::function<void(Status)> done;
   };
+  // A flow library call: runs on the store thread (not batched) and returns the completion
+  // to post to the owner.
+  struct LibraryOp {
+    std::function<std::function<void()>(FlowLibrary&)> run;
+  };
   using Op = std::variant<CreateOp, UpdateOp, FlushOp, GetRunOp, ListRunsOp, GetSpansOp, GetLogsOp,
-                          RecoverOp, ExecOp>;
+                          RecoverOp, ExecOp, LibraryOp>;
   struct SpanPut {
     RunId run;
     SpanRow row;
@@ -187,6 +249,9 @@ class Store {
 
   explicit Store(Options opts);
   void Submit(Op op);
+  // Submits a LibraryOp that runs `work` and hands its result to `done` (if set).
+  template <typename R>
+  void SubmitLibrary(std::function<R(FlowLibrary&)> work, std::function<void(R)> done);
   void PostCompletion(std::function<void()> fn);  // store thread
   void ThreadMain(std::function<void(Status)> opened);
   // Submits via `start(callback)` and drains completions until that callback ran.

@@ -202,6 +202,7 @@ Status Run::Start() {
   rec_.started_us = sup_->clock()->WallMicros();
   sup_->store()->UpdateRun(rec_);
   if (observer_) observer_->OnStatus(rec_);
+  if (pending_stop_) BeginStop(cancelled_, false, interrupted_);
   return Status::Ok();
 }
 
@@ -296,6 +297,13 @@ void Run::SignalRun(int sig) {
 }
 
 void Run::BeginStop(bool cancelled, bool timed_out, bool interrupted) {
+  if (phase_ == Phase::kPreparing) {
+    // Not spawned yet: Start() applies the request right after the spawn.
+    pending_stop_ = true;
+    cancelled_ = cancelled_ || cancelled;
+    interrupted_ = interrupted_ || interrupted;
+    return;
+  }
   if (phase_ != Phase::kRunning) {
     if (phase_ == Phase::kStopping && interrupted) interrupted_ = true;
     return;
@@ -520,6 +528,24 @@ void Run::OnLog(const spans::LogRecord& log) {
   row.text = log.text;
   sup_->store()->PutLog(id_, std::move(row));
   if (observer_) observer_->OnLog(id_, log);
+}
+
+Status Run::PushEvent(std::string_view json_line) {
+  if (phase_ != Phase::kRunning && phase_ != Phase::kStopping && phase_ != Phase::kDraining) {
+    return NotFound("run " + std::to_string(id_.value) + " is not active");
+  }
+  std::string error;
+  switch (push_parser_.Parse(json_line, &push_event_, &error)) {
+    case spans::ParseOutcome::kOk:
+      // Not through the socket's framer: a pushed line must not splice into a partial line.
+      stream_->assembler().Apply(push_event_);
+      return Status::Ok();
+    case spans::ParseOutcome::kMalformed:
+      return InvalidArgument("event: " + error);
+    case spans::ParseOutcome::kUnknownType:
+      return InvalidArgument("event: unknown event type");
+  }
+  return Internal("unreachable");
 }
 
 void Run::OnResult(std::string_view output_json) { rec_.output_json = std::string(output_json); }

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "span_listener/event_parser.h"
 #include "span_listener/run_stream.h"
 #include "supervisor/core/outcome.h"
 #include "supervisor/core/supervisor.h"
@@ -36,6 +37,8 @@ class Run final : public spans::AssemblerSink {
   // Supervisor shutdown: ends the run as `interrupted`.
   void Interrupt();
   RunId id() const { return id_; }
+  // span_push: one wire event applied as if read from the socket (see Supervisor::PushEvent).
+  Status PushEvent(std::string_view json_line);
   bool done() const { return phase_ == Phase::kDone; }
 
   // AssemblerSink
@@ -95,6 +98,8 @@ class Run final : public spans::AssemblerSink {
   Phase phase_ = Phase::kPreparing;
   RunLimits limits_;
   std::unique_ptr<spans::RunStream> stream_;
+  spans::EventParser push_parser_;  // span_push lines bypass the socket's line framer
+  spans::Event push_event_;
 
   pid_t pid_ = -1;
   uid_t uid_ = 0;
@@ -113,6 +118,7 @@ class Run final : public spans::AssemblerSink {
   UvHandle<uv_timer_t> timeout_timer_, grace_timer_, drain_timer_, bp_timer_;
 
   bool cancelled_ = false, timed_out_ = false, interrupted_ = false;
+  bool pending_stop_ = false;  // Cancel/Interrupt arrived before the spawn
   std::optional<ExitInfo> exit_;
   std::string blocked_syscall_;
   int blocked_count_ = 0;

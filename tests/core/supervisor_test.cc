@@ -1,0 +1,238 @@
+// Supervisor + Run state machine against real processes, sockets and SQLite, with the sandbox
+// replaced by a ScriptLauncher: the run's process is `python3 -c SCRIPT` with the span socket
+// at fd 3, so the lifecycle (timeouts, cancel, main exit vs. EOF, calls) is tested on its own.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "supervisor/core/run_view.h"
+#include "supervisor/core/store_pump.h"
+#include "supervisor/core/supervisor.h"
+
+namespace hero::core {
+namespace {
+
+class ScriptLauncher final : public ProcessLauncher {
+ public:
+  std::string script;
+  Result<SpawnedProcess> Spawn(const SpawnSpec& spec) override {
+    for (const auto& a : spec.argv) {
+      if (a.rfind("--kill-uid", 0) == 0) return real_.Spawn(spec);  // the sweep helper
+    }
+    if (spec.path.find("hero_launcher") == std::string::npos) return real_.Spawn(spec);
+    SpawnSpec s;
+    s.path = "/usr/bin/python3";
+    s.argv = {"/usr/bin/python3", "-c", script};
+    s.env = {"PATH=/usr/bin:/bin", "PYTHONPATH=" HERO_SDK_DIR, "HERO_FLOW_SPAN_FD=3", "PYTHONDONTWRITEBYTECODE=1"};
+    s.fd_map = spec.fd_map;
+    return real_.Spawn(s);
+  }
+
+ private:
+  PosixSpawnLauncher real_;
+};
+
+class SupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("hero-core-test-" + std::to_string(getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    uv_loop_init(&loop_);
+    pump_ = std::make_unique<StorePump>(&loop_);
+    store::Store::Options o;
+    o.path = (dir_ / "db.sqlite").string();
+    o.wake = [p = pump_.get()] { p->Wake(); };
+    auto st = store::Store::Open(std::move(o));
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    store_ = std::move(st).value();
+    pump_->set_store(store_.get());
+    SupervisorConfig cfg;
+    cfg.data_dir = (dir_ / "data").string();
+    cfg.launcher_path = HERO_LAUNCHER_PATH;
+    cfg.sdk_dir = HERO_SDK_DIR;
+    cfg.runtime_dir = (dir_ / "rt").string();
+    cfg.grace = std::chrono::milliseconds(300);
+    cfg.drain_timeout = std::chrono::milliseconds(300);
+    cfg.probe_untrusted = false;
+    sup_ = std::make_unique<Supervisor>(&loop_, cfg, store_.get(), &launcher_, &clock_);
+    ASSERT_TRUE(sup_->Init().ok());
+  }
+
+  void TearDown() override {
+    bool closed = false;
+    sup_->Shutdown(std::chrono::milliseconds(0), [&] {
+      pump_->Close();
+      closed = true;
+    });
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_TRUE(closed);
+    sup_.reset();
+    EXPECT_EQ(uv_loop_close(&loop_), 0) << "a handle was left open";
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Runs one request to completion on the loop.
+  store::RunRecord RunToEnd(RunRequest req, std::function<void(RunId)> on_started = nullptr) {
+    store::RunRecord out;
+    bool done = false;
+    sup_->StartRun(
+        std::move(req), nullptr,
+        [&](Result<RunId> id) {
+          ASSERT_TRUE(id.ok());
+          if (on_started) on_started(*id);
+        },
+        [&](const store::RunRecord& rec) {
+          out = rec;
+          done = true;
+          uv_stop(&loop_);
+        });
+    while (!done) uv_run(&loop_, UV_RUN_ONCE);
+    return out;
+  }
+
+  SpanTree Tree(RunId id) {
+    auto spans = store_->GetSpansSync(id);
+    auto logs = store_->GetLogsSync(id);
+    return BuildTree(std::move(spans).value(), std::move(logs).value());
+  }
+
+  static RunRequest Request(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
+    RunRequest r;
+    r.source = "# replaced by the script launcher\n";
+    r.source_name = "/tmp/test_flow.py";
+    r.timeout = timeout;
+    return r;
+  }
+
+  std::filesystem::path dir_;
+  uv_loop_t loop_;
+  std::unique_ptr<StorePump> pump_;
+  std::unique_ptr<store::Store> store_;
+  ScriptLauncher launcher_;
+  SystemClock clock_;
+  std::unique_ptr<Supervisor> sup_;
+};
+
+constexpr const char* kStepScript = R"(
+from hero_tracing import flow
+with flow.span("root"):
+    with flow.step("work"):
+        print("hi")
+)";
+
+TEST_F(SupervisorTest, OkRunPersistsTreeAndLogs) {
+  launcher_.script = kStepScript;
+  store::RunRecord rec = RunToEnd(Request());
+  EXPECT_EQ(rec.status, RunStatus::kOk) << rec.reason;
+  EXPECT_EQ(rec.reason, "ok");
+  SpanTree t = Tree(rec.id);
+  ASSERT_NE(t.root, nullptr);
+  ASSERT_EQ(t.root->children.size(), 1u);
+  EXPECT_EQ(t.root->children[0]->span.name, "work");
+  ASSERT_EQ(t.root->children[0]->logs.size(), 1u);
+  EXPECT_EQ(t.root->children[0]->logs[0].text, "hi\n");
+  auto stored = store_->GetRunSync(rec.id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->status, RunStatus::kOk);  // the terminal record is durable
+}
+
+TEST_F(SupervisorTest, TimeoutSendsTermThenKillAndClosesOpenSpans) {
+  launcher_.script = R"(
+import signal, time
+from hero_tracing import flow
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+with flow.span("root"):
+    with flow.step("forever"):
+        flow.log("started")
+        import hero_tracing; hero_tracing.flush()
+        while True: time.sleep(0.05)
+)";
+  auto t0 = std::chrono::steady_clock::now();
+  store::RunRecord rec = RunToEnd(Request(std::chrono::milliseconds(500)));
+  auto elapsed = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(rec.status, RunStatus::kTimedOut);
+  EXPECT_EQ(rec.reason, "wall-clock timeout 500 ms");
+  EXPECT_EQ(rec.signal, SIGKILL);  // SIGTERM was ignored: the grace period ended with SIGKILL
+  EXPECT_LT(elapsed, std::chrono::seconds(5));
+  SpanTree t = Tree(rec.id);
+  for (const auto& n : t.nodes) EXPECT_NE(n->span.status, "running") << n->span.name;
+  ASSERT_NE(t.root, nullptr);
+  ASSERT_EQ(t.root->children.size(), 1u);
+  EXPECT_EQ(t.root->children[0]->span.status, "timed_out");
+}
+
+TEST_F(SupervisorTest, CancelEndsRunCancelled) {
+  launcher_.script = "import time\nwhile True: time.sleep(0.05)\n";
+  store::RunRecord rec = RunToEnd(Request(), [&](RunId id) {
+    EXPECT_TRUE(sup_->IsActive(id));
+    EXPECT_TRUE(sup_->Cancel(id).ok());
+  });
+  EXPECT_EQ(rec.status, RunStatus::kCancelled);
+  EXPECT_EQ(rec.reason, "cancelled by request");
+  EXPECT_EQ(sup_->Cancel(rec.id).code(), StatusCode::kNotFound);
+}
+
+TEST_F(SupervisorTest, RunEndsAtMainExitEvenWhenAnOrphanHoldsThePipes) {
+  // The forked child keeps stdout and the span socket open for 30 s; the run must still end
+  // when the main process exits (bounded by the drain timeout), not at EOF.
+  launcher_.script = R"(
+import os, time
+if os.fork() == 0:
+    time.sleep(30)
+    os._exit(0)
+print("parent exits")
+)";
+  auto t0 = std::chrono::steady_clock::now();
+  store::RunRecord rec = RunToEnd(Request());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  EXPECT_EQ(rec.status, RunStatus::kOk) << rec.reason;
+  SpanTree t = Tree(rec.id);
+  ASSERT_NE(t.root, nullptr);  // synthesized: the script sent no span
+  EXPECT_EQ(t.root->span.kind, "flow_root");
+  EXPECT_NE(t.root->span.status, "running");
+}
+
+TEST_F(SupervisorTest, CallWithoutDaemonIsAnsweredWithAnError) {
+  launcher_.script = R"(
+from hero_tracing import flow, CallError
+with flow.span("root"):
+    try:
+        flow.call("flow_get", {"name": "x"})
+        print("no error")
+    except CallError as e:
+        print("call error:", e.message if hasattr(e, "message") else e)
+)";
+  store::RunRecord rec = RunToEnd(Request());
+  EXPECT_EQ(rec.status, RunStatus::kOk) << rec.reason;
+  SpanTree t = Tree(rec.id);
+  ASSERT_NE(t.root, nullptr);
+  std::string logs;
+  for (const auto& l : t.root->logs) logs += l.text;
+  EXPECT_NE(logs.find("call error"), std::string::npos) << logs;
+  EXPECT_NE(logs.find("not managed by a hero_logic daemon"), std::string::npos) << logs;
+}
+
+TEST_F(SupervisorTest, MalformedWireLinesAreCountedAndTheRunContinues) {
+  launcher_.script = R"(
+import os
+os.write(3, b'not json\n{"type":"nope"}\n\xff\xfe\n' + b'{"type":"span_start","id":"1","parent":null,"name":"r","kind":"flow_root","ts":1}\n')
+os.write(3, b'{"type":"span_end","id":"1","ts":2,"status":"ok"}\n')
+)";
+  store::RunRecord rec = RunToEnd(Request());
+  EXPECT_EQ(rec.status, RunStatus::kOk);
+  EXPECT_EQ(rec.malformed_lines, 2);
+  EXPECT_EQ(rec.unknown_type_lines, 1);
+  EXPECT_NE(rec.diagnostics_json.find("not json"), std::string::npos);
+  EXPECT_EQ(rec.span_count, 1);
+}
+
+}  // namespace
+}  // namespace hero::core

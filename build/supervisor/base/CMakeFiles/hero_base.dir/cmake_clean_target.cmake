@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libhero_base.a"
-)

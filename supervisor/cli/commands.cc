@@ -17,6 +17,7 @@
 #include "supervisor/base/run_status.h"
 #include "supervisor/cli/args.h"
 #include "supervisor/cli/tree_printer.h"
+#include "supervisor/core/data_dir_lock.h"
 #include "supervisor/core/run_view.h"
 #include "supervisor/core/store_pump.h"
 #include "supervisor/core/supervisor.h"
@@ -186,7 +187,16 @@ int RunCommand(const Args& argv) {
   }
   std::unique_ptr<store::Store> store = std::move(st).value();
   pump.set_store(store.get());
-  (void)store->RecoverInterrupted(WallMicrosNow());
+  bool alone = false;
+  auto lock = core::DataDirLock::Acquire(ResolveDataDir(a.Get("data")), &alone);
+  if (!lock.ok()) {
+    pump.Close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return Fail(lock.status().message(), 1);
+  }
+  // Runs another live supervisor (a daemon, another `run`) owns are not ours to interrupt.
+  if (alone) (void)store->RecoverInterrupted(WallMicrosNow());
 
   core::SupervisorConfig cfg;
   cfg.data_dir = ResolveDataDir(a.Get("data"));

@@ -127,7 +127,8 @@ Status Run::Start() {
     return FailedPrecondition(sup_->untrusted_unavailable());
   }
   if (sup_->per_run_uids()) {
-    HERO_ASSIGN_OR_RETURN(uid_, sup_->AcquireUid());
+    HERO_ASSIGN_OR_RETURN(uid_lease_, sup_->AcquireUid());
+    uid_ = uid_lease_.uid;
     uid_acquired_ = true;
   }
   LaunchInput in;
@@ -285,7 +286,8 @@ void Run::SignalRun(int sig) {
   }
   if (uid_acquired_) {
     if (sig == SIGKILL || !bwrap_main_) {
-      sup_->SpawnAndReap(PlanKillSweep(sup_->config(), uid_, sig));
+      sup_->SpawnAndReap(PlanKillSweep(sup_->config(), uid_, sig),
+                         UniqueFd(::fcntl(uid_lease_.lock.get(), F_DUPFD_CLOEXEC, 0)));
     } else {
       // SIGTERM to bwrap would tear the pid namespace down at once (its init dies with it)
       // and the flow would get no grace period: signal the flow's own processes instead.

@@ -104,6 +104,7 @@ class Run final : public spans::AssemblerSink {
   pid_t pid_ = -1;
   uid_t uid_ = 0;
   bool uid_acquired_ = false;
+  UidLease uid_lease_;  // released (lock closed) when the Run is destroyed
   bool bwrap_main_ = false;
   UniqueFd pidfd_;
   UvHandle<uv_poll_t> pid_poll_;

@@ -2,6 +2,8 @@
 #include "supervisor/core/supervisor.h"
 
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +28,7 @@ struct Supervisor::Helper {
   Supervisor* sup = nullptr;
   pid_t pid = -1;
   UniqueFd pidfd;
+  UniqueFd hold;  // e.g. the run uid's lease: released only once the helper has exited
   UvHandle<uv_poll_t> poll;
 };
 
@@ -176,7 +179,7 @@ Status Supervisor::Init() {
   return Status::Ok();
 }
 
-void Supervisor::StartRun(RunRequest req, RunObserver* observer, StartedFn started, FinishedFn finished) {
+void Supervisor::CreateRunRecord(const RunRequest& req, std::function<void(Result<store::RunRecord>)> done) {
   store::RunRecord rec;
   rec.flow_name = req.flow_name;
   if (rec.flow_name.empty()) {
@@ -192,21 +195,45 @@ void Supervisor::StartRun(RunRequest req, RunObserver* observer, StartedFn start
   rec.network = req.network;
   rec.created_us = clock_->WallMicros();
   store::RunRecord copy = rec;
-  store_->CreateRun(std::move(rec), [this, req = std::move(req), copy = std::move(copy), observer,
-                                     started = std::move(started), finished = std::move(finished)](
-                                        Result<RunId> id) mutable {
+  store_->CreateRun(std::move(rec), [copy = std::move(copy), done = std::move(done)](Result<RunId> id) mutable {
     if (!id.ok()) {
-      if (started) started(id.status());
+      done(id.status());
       return;
     }
     copy.id = *id;
-    auto run = std::make_unique<Run>(this, *id, std::move(req), std::move(copy), observer, std::move(finished));
-    Run* raw = run.get();
-    runs_[id->value] = std::move(run);
-    if (started) started(*id);
-    Status s = raw->Start();
-    if (!s.ok()) raw->FailStart(s);
+    done(std::move(copy));
   });
+}
+
+void Supervisor::StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserver* observer,
+                                 FinishedFn finished) {
+  RunId id = rec.id;
+  auto run = std::make_unique<Run>(this, id, std::move(req), std::move(rec), observer, std::move(finished));
+  Run* raw = run.get();
+  runs_[id.value] = std::move(run);
+  Status s = raw->Start();
+  if (!s.ok()) raw->FailStart(s);
+}
+
+void Supervisor::StartRun(RunRequest req, RunObserver* observer, StartedFn started, FinishedFn finished) {
+  auto shared_req = std::make_shared<RunRequest>(std::move(req));
+  CreateRunRecord(*shared_req, [this, shared_req, observer, started = std::move(started),
+                                finished = std::move(finished)](Result<store::RunRecord> rec) mutable {
+    if (!rec.ok()) {
+      if (started) started(rec.status());
+      return;
+    }
+    RunId id = rec->id;
+    // The run exists (and may be cancelled) before `started` learns its id.
+    StartCreatedRun(std::move(rec).value(), std::move(*shared_req), observer, std::move(finished));
+    if (started) started(id);
+  });
+}
+
+Status Supervisor::PushEvent(RunId id, std::string_view json_line) {
+  auto it = runs_.find(id.value);
+  if (it == runs_.end()) return NotFound("run " + std::to_string(id.value) + " is not active");
+  return it->second->PushEvent(json_line);
 }
 
 Status Supervisor::Cancel(RunId id) {
@@ -218,15 +245,26 @@ Status Supervisor::Cancel(RunId id) {
 
 bool Supervisor::IsActive(RunId id) const { return runs_.count(id.value) > 0; }
 
-Result<uid_t> Supervisor::AcquireUid() {
-  // Round-robin from the last one handed out, so a uid is reused as late as possible.
-  static uid_t next = 0;
-  for (int i = 0; i < config_.uid_count; ++i) {
-    uid_t uid = config_.uid_base + static_cast<uid_t>((next + static_cast<uid_t>(i)) % static_cast<uid_t>(config_.uid_count));
+Result<UidLease> Supervisor::AcquireUid() {
+  // A run uid must be unique on the machine, not only in this process: the kill sweep
+  // signals every process of the uid, so two supervisors (a daemon and a `hero_logic run`)
+  // sharing one would kill each other's runs. Each uid is leased with an flock held for the
+  // run's lifetime, and a uid that still owns processes is skipped.
+  std::error_code ec;
+  std::filesystem::create_directories("/run/hero_logic/uids", ec);
+  uid_t span = static_cast<uid_t>(config_.uid_count);
+  uid_t start = static_cast<uid_t>(getpid() * 7919u + next_uid_) % span;
+  for (uid_t i = 0; i < span; ++i) {
+    uid_t uid = config_.uid_base + (start + i) % span;
     if (uids_in_use_.count(uid)) continue;
+    std::string path = "/run/hero_logic/uids/" + std::to_string(uid) + ".lock";
+    auto fd = OpenFile(path.c_str(), O_RDWR | O_CREAT, 0600);
+    if (!fd.ok()) return fd.status().WithContext("lease a run uid");
+    if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;
+    if (!ListProcesses(uid).empty()) continue;  // a leftover of a crashed supervisor
     uids_in_use_.insert(uid);
-    next = uid - config_.uid_base + 1;
-    return uid;
+    next_uid_ = (start + i + 1) % span;
+    return UidLease{uid, std::move(fd).value()};
   }
   return ResourceExhausted("no free run uid in [" + std::to_string(config_.uid_base) + ", " +
                            std::to_string(config_.uid_base + config_.uid_count) + ")");
@@ -234,7 +272,7 @@ Result<uid_t> Supervisor::AcquireUid() {
 
 void Supervisor::ReleaseUid(uid_t uid) { uids_in_use_.erase(uid); }
 
-void Supervisor::SpawnAndReap(SpawnSpec spec) {
+void Supervisor::SpawnAndReap(SpawnSpec spec, UniqueFd hold) {
   auto proc = launcher_->Spawn(spec);
   if (!proc.ok()) {
     HERO_LOG(kError) << "helper " << spec.path << ": " << proc.status().ToString();
@@ -244,6 +282,7 @@ void Supervisor::SpawnAndReap(SpawnSpec spec) {
   h->sup = this;
   h->pid = proc->pid;
   h->pidfd = std::move(proc->pidfd);
+  h->hold = std::move(hold);
   tracked_pids_.insert(h->pid);
   uv_poll_init(loop_, h->poll.Allocate(h.get()), h->pidfd.get());
   h->poll.Initialized();

@@ -18,6 +18,7 @@
 #include "supervisor/base/clock.h"
 #include "supervisor/base/ids.h"
 #include "supervisor/base/result.h"
+#include "supervisor/base/unique_fd.h"
 #include "supervisor/core/outcome.h"
 #include "supervisor/core/process_launcher.h"
 #include "supervisor/core/uv_handle.h"
@@ -84,6 +85,12 @@ class CallHandler {
 
 class Run;
 
+// A run uid leased for one run: unique on this machine while `lock` is held.
+struct UidLease {
+  uid_t uid = 0;
+  UniqueFd lock;
+};
+
 class Supervisor {
  public:
   using StartedFn = std::function<void(Result<RunId>)>;
@@ -100,6 +107,16 @@ class Supervisor {
   // Queues a run. `started` gets the id once the run record is durable; `finished` gets the
   // terminal record once it and every span are committed (acknowledged).
   void StartRun(RunRequest req, RunObserver* observer, StartedFn started, FinishedFn finished);
+  // The two halves of StartRun, for callers that queue runs (the daemon's RunQueue):
+  // CreateRunRecord commits a `queued` record for `req` and hands it back (id set);
+  // StartCreatedRun starts that run now (a start error ends it `failed`, reported through
+  // `finished` like any other end). The record must come from CreateRunRecord.
+  void CreateRunRecord(const RunRequest& req, std::function<void(Result<store::RunRecord>)> done);
+  void StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserver* observer, FinishedFn finished);
+  // Applies one wire event (a JSON object, no newline) to an active run as if it came from
+  // its socket (span_push). kNotFound if the run is not active (or already finishing);
+  // kInvalidArgument if the line is not a valid event.
+  Status PushEvent(RunId id, std::string_view json_line);
   // kNotFound if the run is not active here.
   Status Cancel(RunId id);
   bool IsActive(RunId id) const;
@@ -123,10 +140,15 @@ class Supervisor {
   bool per_run_uids() const { return per_run_uids_; }
   // Parent of the per-run workdirs (searchable, not listable, by run uids).
   const std::string& work_root() const { return work_root_; }
-  Result<uid_t> AcquireUid();
+  Result<UidLease> AcquireUid();
   void ReleaseUid(uid_t uid);
-  // Spawns a short helper (e.g. the kill sweep) and reaps it when it exits.
-  void SpawnAndReap(SpawnSpec spec);
+  // Spawns a short helper (e.g. the kill sweep) and reaps it when it exits; `hold` is closed
+  // then (a dup of the run uid's lease keeps the uid reserved while the sweep runs).
+  void SpawnAndReap(SpawnSpec spec, UniqueFd hold = UniqueFd());
+  // A child the caller reaps itself (e.g. from a worker thread): the orphan reaper must not
+  // steal its exit status. Loop thread only.
+  void TrackPid(pid_t pid) { tracked_pids_.insert(pid); }
+  void UntrackPid(pid_t pid) { tracked_pids_.erase(pid); }
   void OnRunDone(Run* run);  // the run is terminal and acknowledged; destroy it soon
 
  private:
@@ -147,6 +169,7 @@ class Supervisor {
   std::map<int64_t, std::unique_ptr<Run>> runs_;
   std::vector<std::unique_ptr<Run>> graveyard_;
   std::set<uid_t> uids_in_use_;
+  uid_t next_uid_ = 0;
   std::set<pid_t> tracked_pids_;
   struct Helper;
   std::vector<std::unique_ptr<Helper>> helpers_;

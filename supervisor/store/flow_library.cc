@@ -185,10 +185,9 @@ Result<FlowRecord> FlowLibrary::AddVersion(const std::string& name, FlowVersion 
   HERO_ASSIGN_OR_RETURN(int64_t version, NextVersion(id));
   HERO_RETURN_IF_ERROR(InsertVersion(id, version, v, now));
   HERO_ASSIGN_OR_RETURN(
-      Statement upd,
-      db_->Prepare("UPDATE flows SET updated_us = ?2, "
-                   "current_version = CASE WHEN ?3 THEN ?4 ELSE current_version END "
-                   "WHERE id = ?1"));
+      Statement upd, db_->Prepare("UPDATE flows SET updated_us = ?2, "
+                                  "current_version = CASE WHEN ?3 THEN ?4 ELSE current_version END "
+                                  "WHERE id = ?1"));
   upd.BindInt(1, id);
   upd.BindInt(2, now);
   upd.BindInt(3, make_current ? 1 : 0);
@@ -210,10 +209,10 @@ Result<FlowRecord> FlowLibrary::Get(const std::string& name, int64_t version) {
 }
 
 Result<std::vector<FlowRecord>> FlowLibrary::List() {
-  HERO_ASSIGN_OR_RETURN(Statement st,
-                        db_->Prepare(FlowSelect() +
-                                     "AND v.version = f.current_version WHERE f.deleted = 0 "
-                                     "ORDER BY f.name"));
+  HERO_ASSIGN_OR_RETURN(
+      Statement st,
+      db_->Prepare(FlowSelect() + "AND v.version = f.current_version WHERE f.deleted = 0 "
+                                  "ORDER BY f.name"));
   std::vector<FlowRecord> out;
   for (;;) {
     HERO_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -226,9 +225,8 @@ Result<std::vector<FlowRecord>> FlowLibrary::List() {
 Status FlowLibrary::Delete(const std::string& name) {
   HERO_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(*db_));
   HERO_ASSIGN_OR_RETURN(int64_t id, LiveFlowId(name));
-  HERO_ASSIGN_OR_RETURN(Statement st,
-                        db_->Prepare("UPDATE flows SET deleted = 1, updated_us = ?2 "
-                                     "WHERE id = ?1"));
+  HERO_ASSIGN_OR_RETURN(Statement st, db_->Prepare("UPDATE flows SET deleted = 1, updated_us = ?2 "
+                                                   "WHERE id = ?1"));
   st.BindInt(1, id);
   st.BindInt(2, WallMicrosNow());
   HERO_RETURN_IF_ERROR(st.Run().WithContext("delete flow"));
@@ -332,9 +330,8 @@ Result<ExampleRecord> FlowLibrary::PutExample(ExampleRecord e) {
 
 Result<std::vector<ExampleRecord>> FlowLibrary::ListExamples(const std::string& flow_name) {
   HERO_ASSIGN_OR_RETURN(
-      Statement st,
-      db_->Prepare("SELECT id, flow_name, name, input_json, created_us FROM examples "
-                   "WHERE ?1 = '' OR flow_name = ?1 ORDER BY flow_name, name"));
+      Statement st, db_->Prepare("SELECT id, flow_name, name, input_json, created_us FROM examples "
+                                 "WHERE ?1 = '' OR flow_name = ?1 ORDER BY flow_name, name"));
   st.BindText(1, flow_name);
   std::vector<ExampleRecord> out;
   for (;;) {

@@ -49,14 +49,14 @@ bool IsTermChar(int32_t cp) {
   }
   // Latin-1 controls, spaces, punctuation and symbols (ª µ º are letters).
   if (cp <= 0xBF) return cp == 0xAA || cp == 0xB5 || cp == 0xBA;
-  if (cp == 0xD7 || cp == 0xF7) return false;                         // × ÷
-  if (cp >= 0x2000 && cp <= 0x2BFF) return false;                     // punctuation, symbols
-  if (cp >= 0x2E00 && cp <= 0x2E7F) return false;                     // supplemental punct.
-  if (cp >= 0x3000 && cp <= 0x303F) return false;                     // CJK punctuation
-  if (cp >= 0xFE10 && cp <= 0xFE6F) return false;                     // vertical/small forms
+  if (cp == 0xD7 || cp == 0xF7) return false;      // × ÷
+  if (cp >= 0x2000 && cp <= 0x2BFF) return false;  // punctuation, symbols
+  if (cp >= 0x2E00 && cp <= 0x2E7F) return false;  // supplemental punct.
+  if (cp >= 0x3000 && cp <= 0x303F) return false;  // CJK punctuation
+  if (cp >= 0xFE10 && cp <= 0xFE6F) return false;  // vertical/small forms
   if ((cp >= 0xFF00 && cp <= 0xFF0F) || (cp >= 0xFF1A && cp <= 0xFF20)) return false;
-  if (cp == 0xFEFF) return false;                                     // BOM / ZWNBSP
-  if (cp >= 0x1F000 && cp <= 0x1FAFF) return false;                   // emoji and pictographs
+  if (cp == 0xFEFF) return false;                    // BOM / ZWNBSP
+  if (cp >= 0x1F000 && cp <= 0x1FAFF) return false;  // emoji and pictographs
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include "supervisor/base/check.h"
 #include "supervisor/base/log.h"
 #include "supervisor/base/run_status.h"
+#include "supervisor/store/flow_library.h"
 #include "supervisor/store/run_query.h"
 #include "supervisor/store/schema.h"
 #include "supervisor/store/sqlite_db.h"
@@ -177,7 +178,7 @@ struct SpanKeyHash {
 // Member order matters: statements are declared after db_, so they are destroyed first.
 class StoreThread {
  public:
-  explicit StoreThread(Store* store) : s_(store) {}
+  explicit StoreThread(Store* store) : s_(store), library_(&db_) {}
 
   Status Open();
   void Run();
@@ -229,6 +230,7 @@ class StoreThread {
 
   Store* const s_;
   Db db_;
+  FlowLibrary library_;  // holds no statements: it prepares per call
   Statement insert_run_, update_run_, upsert_span_, insert_log_, get_run_, get_spans_, get_logs_,
       get_span_logs_, max_log_seq_;
   Batch batch_;
@@ -383,6 +385,10 @@ void StoreThread::HandleOp(Store::Op& op) {
             s_->PostCompletion([done = std::move(o.done), r = DoRecover(o.now_us)]() mutable {
               done(std::move(r));
             });
+          },
+          [&](Store::LibraryOp& o) {
+            // Not part of the batch: the library commits its own transaction right now.
+            s_->PostCompletion(o.run(library_));
           },
           [&](Store::ExecOp& o) {
             commit_first();
@@ -792,6 +798,75 @@ void Store::GetLogs(RunId id, std::optional<SpanSeq> span,
   Submit(GetLogsOp{id, span, std::move(done)});
 }
 
+template <typename R>
+void Store::SubmitLibrary(std::function<R(FlowLibrary&)> work, std::function<void(R)> done) {
+  Submit(LibraryOp{[work = std::move(work),
+                    done = std::move(done)](FlowLibrary& lib) mutable -> std::function<void()> {
+    return [done = std::move(done), r = work(lib)]() mutable {
+      if (done) done(std::move(r));
+    };
+  }});
+}
+
+void Store::CreateFlow(std::string name, FlowVersion v,
+                       std::function<void(Result<FlowRecord>)> done) {
+  SubmitLibrary<Result<FlowRecord>>(
+      [name = std::move(name), v = std::move(v)](FlowLibrary& lib) { return lib.Create(name, v); },
+      std::move(done));
+}
+void Store::AddFlowVersion(std::string name, FlowVersion v, bool make_current,
+                           std::function<void(Result<FlowRecord>)> done) {
+  SubmitLibrary<Result<FlowRecord>>(
+      [name = std::move(name), v = std::move(v), make_current](FlowLibrary& lib) {
+        return lib.AddVersion(name, v, make_current);
+      },
+      std::move(done));
+}
+void Store::GetFlow(std::string name, int64_t version,
+                    std::function<void(Result<FlowRecord>)> done) {
+  SubmitLibrary<Result<FlowRecord>>(
+      [name = std::move(name), version](FlowLibrary& lib) { return lib.Get(name, version); },
+      std::move(done));
+}
+void Store::ListFlows(std::function<void(Result<std::vector<FlowRecord>>)> done) {
+  SubmitLibrary<Result<std::vector<FlowRecord>>>([](FlowLibrary& lib) { return lib.List(); },
+                                                 std::move(done));
+}
+void Store::DeleteFlow(std::string name, std::function<void(Status)> done) {
+  SubmitLibrary<Status>([name = std::move(name)](FlowLibrary& lib) { return lib.Delete(name); },
+                        std::move(done));
+}
+void Store::ListFlowVersions(std::string name,
+                             std::function<void(Result<std::vector<FlowVersion>>)> done) {
+  SubmitLibrary<Result<std::vector<FlowVersion>>>(
+      [name = std::move(name)](FlowLibrary& lib) { return lib.Versions(name); }, std::move(done));
+}
+void Store::SetCurrentFlowVersion(std::string name, int64_t version,
+                                  std::function<void(Result<FlowRecord>)> done) {
+  SubmitLibrary<Result<FlowRecord>>(
+      [name = std::move(name), version](FlowLibrary& lib) { return lib.SetCurrent(name, version); },
+      std::move(done));
+}
+void Store::SearchFlows(std::string query, int limit,
+                        std::function<void(Result<std::vector<FlowSearchHit>>)> done) {
+  SubmitLibrary<Result<std::vector<FlowSearchHit>>>(
+      [query = std::move(query), limit](FlowLibrary& lib) { return lib.Search(query, limit); },
+      std::move(done));
+}
+void Store::CreateExample(ExampleRecord e, std::function<void(Result<ExampleRecord>)> done) {
+  SubmitLibrary<Result<ExampleRecord>>(
+      [e = std::move(e)](FlowLibrary& lib) { return lib.PutExample(e); }, std::move(done));
+}
+void Store::ListExamples(std::string flow_name,
+                         std::function<void(Result<std::vector<ExampleRecord>>)> done) {
+  SubmitLibrary<Result<std::vector<ExampleRecord>>>(
+      [flow_name = std::move(flow_name)](FlowLibrary& lib) { return lib.ListExamples(flow_name); },
+      std::move(done));
+}
+void Store::DeleteExample(int64_t id, std::function<void(Status)> done) {
+  SubmitLibrary<Status>([id](FlowLibrary& lib) { return lib.DeleteExample(id); }, std::move(done));
+}
+
 void Store::DrainCompletions() {
   std::vector<std::function<void()>> ready;
   {
@@ -839,6 +914,47 @@ Result<std::vector<SpanRow>> Store::GetSpansSync(RunId id) {
 }
 Result<std::vector<LogRow>> Store::GetLogsSync(RunId id, std::optional<SpanSeq> span) {
   return WaitFor<Result<std::vector<LogRow>>>([&](auto cb) { GetLogs(id, span, std::move(cb)); });
+}
+Result<FlowRecord> Store::CreateFlowSync(std::string name, FlowVersion v) {
+  return WaitFor<Result<FlowRecord>>(
+      [&](auto cb) { CreateFlow(std::move(name), std::move(v), std::move(cb)); });
+}
+Result<FlowRecord> Store::AddFlowVersionSync(std::string name, FlowVersion v, bool make_current) {
+  return WaitFor<Result<FlowRecord>>(
+      [&](auto cb) { AddFlowVersion(std::move(name), std::move(v), make_current, std::move(cb)); });
+}
+Result<FlowRecord> Store::GetFlowSync(std::string name, int64_t version) {
+  return WaitFor<Result<FlowRecord>>(
+      [&](auto cb) { GetFlow(std::move(name), version, std::move(cb)); });
+}
+Result<std::vector<FlowRecord>> Store::ListFlowsSync() {
+  return WaitFor<Result<std::vector<FlowRecord>>>([&](auto cb) { ListFlows(std::move(cb)); });
+}
+Status Store::DeleteFlowSync(std::string name) {
+  return WaitFor<Status>([&](auto cb) { DeleteFlow(std::move(name), std::move(cb)); });
+}
+Result<std::vector<FlowVersion>> Store::ListFlowVersionsSync(std::string name) {
+  return WaitFor<Result<std::vector<FlowVersion>>>(
+      [&](auto cb) { ListFlowVersions(std::move(name), std::move(cb)); });
+}
+Result<FlowRecord> Store::SetCurrentFlowVersionSync(std::string name, int64_t version) {
+  return WaitFor<Result<FlowRecord>>(
+      [&](auto cb) { SetCurrentFlowVersion(std::move(name), version, std::move(cb)); });
+}
+Result<std::vector<FlowSearchHit>> Store::SearchFlowsSync(std::string query, int limit) {
+  return WaitFor<Result<std::vector<FlowSearchHit>>>(
+      [&](auto cb) { SearchFlows(std::move(query), limit, std::move(cb)); });
+}
+Result<ExampleRecord> Store::CreateExampleSync(ExampleRecord e) {
+  return WaitFor<Result<ExampleRecord>>(
+      [&](auto cb) { CreateExample(std::move(e), std::move(cb)); });
+}
+Result<std::vector<ExampleRecord>> Store::ListExamplesSync(std::string flow_name) {
+  return WaitFor<Result<std::vector<ExampleRecord>>>(
+      [&](auto cb) { ListExamples(std::move(flow_name), std::move(cb)); });
+}
+Status Store::DeleteExampleSync(int64_t id) {
+  return WaitFor<Status>([&](auto cb) { DeleteExample(id, std::move(cb)); });
 }
 Status Store::ExecForTesting(std::string sql) {
   return WaitFor<Status>([&](auto cb) { Submit(ExecOp{std::move(sql), std::move(cb)}); });

@@ -133,7 +133,8 @@ class Store {
   // come back if CreateFlow revives the name.
   void DeleteFlow(std::string name, std::function<void(Status)> done);
   // Newest first, sources included.
-  void ListFlowVersions(std::string name, std::function<void(Result<std::vector<FlowVersion>>)> done);
+  void ListFlowVersions(std::string name,
+                        std::function<void(Result<std::vector<FlowVersion>>)> done);
   // kNotFound for an unknown version. The record's `current` is that version.
   void SetCurrentFlowVersion(std::string name, int64_t version,
                              std::function<void(Result<FlowRecord>)> done);

@@ -263,6 +263,26 @@ class RunCommandTest(CliTestCase):
         self.assertIn("124", p.stdout)
 
 
+class ConcurrentRunsTest(CliTestCase):
+    def test_second_cli_run_does_not_interrupt_a_running_one(self):
+        # Regression: every `hero_logic run` used to mark all `running` runs interrupted at
+        # start, including those of another live process on the same data directory.
+        import subprocess
+        slow = self.write_flow("slow.py", "import time\nprint('slow start', flush=True)\ntime.sleep(2)\n")
+        quick = self.write_flow("quick.py", "print('quick')\n")
+        env = dict(os.environ, HERO_LOGIC_DATA=self.data, NO_COLOR="1")
+        first = subprocess.Popen([BIN, "run", slow, "--json"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+        time.sleep(0.7)
+        p = self.cli("run", quick)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out, err = first.communicate(timeout=30)
+        self.assertEqual(first.returncode, 0, err)
+        self.assertEqual(json.loads(out)["run"]["status"], "ok")
+        runs = json.loads(self.cli("runs", "--json").stdout)
+        self.assertEqual(sorted(r["status"] for r in runs), ["ok", "ok"])
+
+
 class RunsAndShowTest(CliTestCase):
     def test_runs_lists_newest_first_with_filters_and_show_matches(self):
         ok = self.write_flow("ok.py", "print('fine')\n")

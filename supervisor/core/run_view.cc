@@ -110,7 +110,10 @@ void WriteRunRecord(JsonWriter& w, const store::RunRecord& r) {
   w.EndObject();
 }
 
-void WriteSpanNode(JsonWriter& w, const TreeNode& n) {
+namespace {
+
+// Everything of a span except its children, leaving the "children" array open.
+void WriteSpanOpen(JsonWriter& w, const TreeNode& n) {
   const store::SpanRow& s = n.span;
   w.BeginObject();
   w.Field("id", s.span_id);
@@ -144,9 +147,26 @@ void WriteSpanNode(JsonWriter& w, const TreeNode& n) {
   }
   w.EndArray();
   w.Key("children").BeginArray();
-  for (const TreeNode* c : n.children) WriteSpanNode(w, *c);
-  w.EndArray();
-  w.EndObject();
+}
+
+}  // namespace
+
+void WriteSpanNode(JsonWriter& w, const TreeNode& root) {
+  // Iterative: a hostile run may nest spans 10^5 deep, which recursion would not survive.
+  std::vector<std::pair<const TreeNode*, size_t>> stack;
+  WriteSpanOpen(w, root);
+  stack.push_back({&root, 0});
+  while (!stack.empty()) {
+    auto& [node, next] = stack.back();
+    if (next < node->children.size()) {
+      const TreeNode* child = node->children[next++];
+      WriteSpanOpen(w, *child);
+      stack.push_back({child, 0});
+    } else {
+      w.EndArray().EndObject();
+      stack.pop_back();
+    }
+  }
 }
 
 std::string RunDocumentJson(const store::RunRecord& r, const SpanTree& tree) {

@@ -38,9 +38,9 @@ class CgroupFs {
   // Writes `data` to an existing file in one write(2) (cgroupfs parses per write).
   virtual Status WriteFile(const std::string& path, std::string_view data) = 0;
   virtual bool Exists(const std::string& path) = 0;
-  virtual bool Writable(const std::string& dir) = 0;       // access(W_OK)
-  virtual Status MakeDir(const std::string& path) = 0;      // AlreadyExists if it exists
-  virtual Status RemoveDir(const std::string& path) = 0;    // Unavailable if busy (EBUSY)
+  virtual bool Writable(const std::string& dir) = 0;      // access(W_OK)
+  virtual Status MakeDir(const std::string& path) = 0;    // AlreadyExists if it exists
+  virtual Status RemoveDir(const std::string& path) = 0;  // Unavailable if busy (EBUSY)
   virtual std::vector<std::string> ListDirs(const std::string& path) = 0;  // subdirectory names
   // SIGKILLs every process listed (one pid per line) in `procs_path`, never a process that is
   // not (or no longer) in that cgroup: pids are pinned with pidfds and re-checked against a
@@ -59,8 +59,8 @@ struct CgroupHost {
   // Parent groups for this supervisor's runs ("<own cgroup>/hero_logic-<pid>"), absolute.
   // v1: memory and pids are set for kV1; cpu_root (cpuacct hierarchy) may be empty.
   std::string memory_root, pids_root, cpu_root;
-  std::string unified_root;  // v2
-  std::string why_none;      // kNone: why (human-readable); otherwise empty
+  std::string unified_root;        // v2
+  std::string why_none;            // kNone: why (human-readable); otherwise empty
   std::vector<std::string> notes;  // what detection did (moved itself into a leaf, ...)
 };
 
@@ -136,11 +136,13 @@ class RunCgroup {
   // Pids currently in the group (union over the hierarchies), sorted.
   std::vector<pid_t> Pids() const;
 
-  // SIGKILLs everything in the group, setsid daemons included, and waits (bounded, ~1 s) until
-  // the group is empty. v2: cgroup.kill, else freeze + kill every member + thaw; v1: kill every
-  // member, repeated until empty (pids.max bounds a fork race). DeadlineExceeded if something
-  // is left. The supervisor still reaps its own children (zombies do not count as members).
-  Status KillAll();
+  // SIGKILLs everything in the group, setsid daemons included (v2: cgroup.kill, else freeze +
+  // kill every member + thaw; v1: kill every member, repeated: pids.max bounds a fork race),
+  // then waits up to `max_wait` for the group to be empty. Ok = empty. Still populated:
+  // DeadlineExceeded, or Unavailable with max_wait 0 (signals sent; poll Pids() from a timer
+  // to stay off the loop for long, then KillAll again). SIGKILLed tasks usually leave within
+  // a few ms. Zombies are not members: the supervisor still reaps its own children.
+  Status KillAll(std::chrono::milliseconds max_wait = std::chrono::milliseconds(1000));
 
   // v2 without memory.peak (kernel < 5.19): folds memory.current into the sampled peak.
   // Cheap; call from a timer if peaks matter on such kernels. No-op elsewhere.
@@ -163,9 +165,9 @@ class RunCgroup {
 
 // Pure parsers (unit-tested on fixture strings).
 struct MountInfoEntry {
-  std::string root;         // 4th field: the mount's root within its filesystem
-  std::string mount_point;  // 5th field, octal escapes (\040) decoded
-  std::string fstype;       // after " - "
+  std::string root;           // 4th field: the mount's root within its filesystem
+  std::string mount_point;    // 5th field, octal escapes (\040) decoded
+  std::string fstype;         // after " - "
   std::string super_options;  // last field, e.g. "rw,memory"
 };
 std::vector<MountInfoEntry> ParseMountInfo(std::string_view text);

@@ -174,6 +174,9 @@ HostFeatures ProbeHost(const std::string& bwrap_path) {
   f.cgroup_v2 = Exists("/sys/fs/cgroup/cgroup.controllers") ||
                 Exists("/sys/fs/cgroup/unified/cgroup.controllers");
   f.cgroup_v1_memory = Exists("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  CgroupDetectOptions probe;
+  probe.setup = false;
+  f.cgroups = DetectCgroups(probe);
   return f;
 }
 
@@ -219,6 +222,8 @@ std::string DescribeHost(const HostFeatures& f) {
   s += std::string("no_new_privs: ") + yn(f.no_new_privs_ok) + "\n";
   s += std::string("merged /usr: ") + yn(f.merged_usr) + "\n";
   s += std::string("cgroup v2: ") + yn(f.cgroup_v2) + ", cgroup v1 memory: " + yn(f.cgroup_v1_memory) + "\n";
+  s += DescribeCgroups(f.cgroups) + "\n";
+  for (const auto& note : f.cgroups.notes) s += "cgroups note: " + note + "\n";
   Status st = CheckUntrustedAvailable(f);
   s += "untrusted profile: " + (st.ok() ? std::string("available") : st.message()) + "\n";
   return s;

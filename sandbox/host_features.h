@@ -1,11 +1,13 @@
 // Fail-closed probe of what the untrusted profile needs from the host: bubblewrap (version and
 // a real sandbox start), user namespaces, seccomp user notification, libseccomp API level,
-// no_new_privs, merged /usr. Called once at supervisor start (it spawns bwrap and waits for it:
-// never on the loop). Depends on base and libseccomp only.
+// no_new_privs, merged /usr, per-run cgroups (probe only, writes nothing). Called once at
+// supervisor start (it spawns bwrap and waits for it: never on the loop). Depends on base and
+// libseccomp only.
 #pragma once
 
 #include <string>
 
+#include "sandbox/cgroup.h"
 #include "supervisor/base/status.h"
 
 namespace hero::sandbox {
@@ -29,6 +31,9 @@ struct HostFeatures {
   std::string kernel_release;
   bool cgroup_v2 = false;      // informational: /sys/fs/cgroup[/unified]/cgroup.controllers
   bool cgroup_v1_memory = false;  // informational: /sys/fs/cgroup/memory
+  // DetectCgroups({.setup = false}): what per-run cgroups would use (writes nothing). Core runs
+  // DetectCgroups() itself (with setup) before creating RunCgroups.
+  CgroupHost cgroups;
 };
 
 HostFeatures ProbeHost(const std::string& bwrap_path);

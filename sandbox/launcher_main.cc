@@ -60,6 +60,7 @@ struct Rlimit {
 constexpr int kMaxEnv = 64;
 constexpr int kMaxRlimits = 16;
 constexpr int kMaxKeep = 4;
+constexpr int kMaxCgroups = 8;
 
 struct Args {
   Mode mode = Mode::kNone;
@@ -83,6 +84,8 @@ struct Args {
   long private_tmp = -1;  // tmpfs size in bytes; -1 = off
   const char* keep[kMaxKeep] = {};
   int nkeep = 0;
+  const char* cgroup_procs[kMaxCgroups] = {};
+  int ncgroups = 0;
 };
 
 const char* Value(const char* arg, const char* prefix) {
@@ -187,6 +190,10 @@ Args Parse(int argc, char** argv) {
       if (a.nkeep == kMaxKeep) Die("too many --keep");
       if (v[0] != '/') Die("--keep needs an absolute path");
       a.keep[a.nkeep++] = v;
+    } else if ((v = Value(arg, "--cgroup-procs="))) {
+      if (a.ncgroups == kMaxCgroups) Die("too many --cgroup-procs");
+      if (v[0] != '/') Die("--cgroup-procs needs an absolute path");
+      a.cgroup_procs[a.ncgroups++] = v;
     } else if ((v = Value(arg, "--kill-uid="))) {
       a.mode = Mode::kKill;
       a.kill_uid = ParseLong(v, "--kill-uid");
@@ -377,6 +384,22 @@ void PrivateTmp(const Args& a) {
   for (int i = 0; i < a.nkeep; ++i) close(keep_fds[i]);
 }
 
+// As root, before anything else is set up: "0" moves the writer (the whole process). bwrap, the
+// flow and anything it forks or daemonizes inherit the group(s); the supervisor kills and
+// accounts through them.
+void JoinCgroups(const Args& a) {
+  for (int i = 0; i < a.ncgroups; ++i) {
+    int fd = open(a.cgroup_procs[i], O_WRONLY | O_CLOEXEC);
+    if (fd < 0) DieErrno("join cgroup: open", a.cgroup_procs[i]);
+    ssize_t n;
+    do {
+      n = write(fd, "0", 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) DieErrno("join cgroup: write", a.cgroup_procs[i]);
+    close(fd);
+  }
+}
+
 [[noreturn]] void Exec(const Args& a) {
   if (a.cmd == nullptr || a.cmd[0] == nullptr) Die("no command after --");
   execve(a.cmd[0], a.cmd, a.env);
@@ -400,6 +423,7 @@ void PrivateTmp(const Args& a) {
   if (a.uid < 0 && root) Die("refusing to run a flow as uid 0: no --uid given");
   if (a.uid == 0 || a.gid == 0) Die("refusing to run a flow as uid/gid 0");
   if ((a.uid < 0) != (a.gid < 0)) Die("--uid and --gid go together");
+  JoinCgroups(a);
 
   int src = a.source ? OpenRegular(a.source, "open source") : -1;
   int inp = a.input ? OpenRegular(a.input, "open input") : -1;

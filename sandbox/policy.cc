@@ -63,6 +63,12 @@ Status ValidatePolicy(const Policy& p) {
   for (const auto& a : p.python_args) {
     if (HasNul(a)) return InvalidArgument("policy.python_args contains NUL");
   }
+  if (p.cgroup_procs.size() > 8) return InvalidArgument("policy.cgroup_procs: at most 8 files");
+  for (const auto& c : p.cgroup_procs) {
+    if (HasNul(c) || !IsAbsolute(c)) {
+      return InvalidArgument("policy.cgroup_procs entries must be absolute paths");
+    }
+  }
   if (!IsAbsolute(p.python_path)) return InvalidArgument("policy.python_path must be absolute");
   if (!IsAbsolute(p.runtime_dir)) return InvalidArgument("policy.runtime_dir must be absolute");
   if (!p.source_path.empty() && !IsAbsolute(p.source_path)) {
@@ -241,6 +247,7 @@ Result<std::vector<std::string>> BuildLauncherArgv(const Policy& p,
     a.push_back(std::string("--rlimit=") + r.name + ":" + RlimitValue(r.soft) + ":" +
                 RlimitValue(r.hard));
   }
+  for (const auto& c : p.cgroup_procs) a.push_back("--cgroup-procs=" + c);
   if (!p.source_path.empty()) a.push_back("--source=" + p.source_path);
   if (!p.input_path.empty()) a.push_back("--input=" + p.input_path);
   switch (p.profile) {

@@ -21,6 +21,8 @@
 //                                tmpfs over /tmp /var/tmp /dev/shm /run/lock (host's stay clean)
 //     [--keep=PATH]              repeated: directories under those the run still needs
 //                                (workdir, runtime dir), bound back in
+//     [--cgroup-procs=PATH]      repeated (<= 8): cgroup.procs files the launcher writes "0"
+//                                into, as root, first thing (RunCgroup::procs_files())
 //     [--passwd=TEXT --group=TEXT] untrusted: memfds at abi::kPasswdFd / abi::kGroupFd
 //     [--seccomp-network=0|1]    untrusted: BPF (BuildSeccompProgram) in a memfd at abi::kSeccompFd
 //     --env=K=V                  repeated: the exact environment of the exec'd program
@@ -102,6 +104,10 @@ struct Policy {
   // If non-empty, replaces the boot-module arguments after the interpreter (tests, tooling):
   // the command becomes [python_path, python_args...].
   std::vector<std::string> python_args;
+  // cgroup.procs files of the run's cgroup(s) (RunCgroup::procs_files(), sandbox/cgroup.h):
+  // the outer launcher joins them as root before anything else, so bwrap, the flow and its
+  // daemons inherit the group. Empty = no cgroup (rlimits only). Needs a root launcher.
+  std::vector<std::string> cgroup_procs;
 };
 
 // Checks what the builders and the launcher rely on: absolute paths, no NUL bytes, sizes > 0,

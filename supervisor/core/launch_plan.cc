@@ -27,6 +27,7 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
   p.input_path = in.input_path;
   p.flow_name = in.entry;
   p.run_id = std::to_string(in.id.value);
+  p.cgroup_procs = in.cgroup_procs;
 
   // The boot command, with the author's file name for spans and tracebacks (the source is
   // staged under another name).

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 #include "supervisor/base/ids.h"
 #include "supervisor/base/result.h"
@@ -21,6 +22,7 @@ struct LaunchInput {
   gid_t gid = 0;
   std::string workdir, source_path, input_path, flow_name, entry;
   std::string source_name;  // the author's file name, shown in spans and tracebacks
+  std::vector<std::string> cgroup_procs;  // the launcher joins these before dropping privileges
   RunLimits limits;
   bool network = false;
 };

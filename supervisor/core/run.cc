@@ -142,6 +142,15 @@ Status Run::Start() {
   in.limits = limits_;
   in.network = req_.network;
   HERO_RETURN_IF_ERROR(PrepareFiles(&in.source_path, &in.input_path, &in.workdir));
+  if (sup_->cgroups().kind != sandbox::CgroupHost::kNone) {
+    sandbox::CgroupLimits cl;
+    cl.memory_bytes = static_cast<uint64_t>(limits_.memory_bytes);
+    cl.pids_max = static_cast<uint64_t>(limits_.processes);
+    auto cg = sandbox::RunCgroup::Create(sup_->cgroups(), "run-" + std::to_string(id_.value), cl);
+    if (!cg.ok()) return cg.status().WithContext("create the run's cgroup");
+    cgroup_ = std::make_unique<sandbox::RunCgroup>(std::move(cg).value());
+    in.cgroup_procs = cgroup_->procs_files();
+  }
   rec_.workdir = in.workdir;
   rec_.source_path = in.source_path;
   HERO_ASSIGN_OR_RETURN(LaunchPlan plan, PlanLaunch(sup_->config(), in));
@@ -264,6 +273,15 @@ void Run::OnMainExit(int st, const struct rusage& ru) {
   StopTimers();
   // Nothing the flow started may outlive its main process.
   SignalRun(SIGKILL);
+  if (cgroup_) {
+    // Non-blocking pass; what is still leaving is finished by the uid sweep and reaped later.
+    (void)cgroup_->KillAll(std::chrono::milliseconds(0));
+    if (auto cs = cgroup_->ReadStats(); cs.ok()) {
+      if (cs->memory_peak_bytes) rec_.peak_rss_kb = std::max<int64_t>(rec_.peak_rss_kb, static_cast<int64_t>(*cs->memory_peak_bytes / 1024));
+      if (cs->oom_kills && *cs->oom_kills > 0) memory_oom_ = true;
+      if (cs->cpu_usage_usec) rec_.cpu_us = std::max<int64_t>(rec_.cpu_us, static_cast<int64_t>(*cs->cpu_usage_usec));
+    }
+  }
   phase_ = Phase::kDraining;
   uv_timer_init(sup_->loop(), drain_timer_.Allocate(this));
   drain_timer_.Initialized();
@@ -639,6 +657,7 @@ void Run::FinishRun() {
   facts.launcher_error = launcher_error_;
   facts.boot_error = boot_error_;
   facts.limits = limits_;
+  facts.memory_cgroup_oom = memory_oom_;
   if (auto f = stream_->assembler().first_failure()) {
     facts.failure = FailedSpan{f->span_name, f->path.find('/') == std::string::npos, f->error_type, f->error};
   }
@@ -687,6 +706,10 @@ void Run::FinishRun() {
   rec_.stderr_tail = SanitizeUtf8(err_.tail);
 
   RemoveWorkdirAsync();
+  if (cgroup_) {
+    (void)cgroup_->KillAll(std::chrono::milliseconds(0));
+    cgroup_.reset();  // rmdir; a group still busy is logged and left for the next start's cleanup
+  }
   sup_->store()->UpdateRun(rec_);
   sup_->store()->Flush([this, alive = std::weak_ptr<bool>(alive_)](Status s) {
     if (auto a = alive.lock(); !a || !*a) {

@@ -104,7 +104,9 @@ class Run final : public spans::AssemblerSink {
   pid_t pid_ = -1;
   uid_t uid_ = 0;
   bool uid_acquired_ = false;
-  UidLease uid_lease_;  // released (lock closed) when the Run is destroyed
+  UidLease uid_lease_;
+  std::unique_ptr<sandbox::RunCgroup> cgroup_;  // per-run memory/pids limits, if the host has them
+  bool memory_oom_ = false;  // released (lock closed) when the Run is destroyed
   bool bwrap_main_ = false;
   UniqueFd pidfd_;
   UvHandle<uv_poll_t> pid_poll_;

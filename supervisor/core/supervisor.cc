@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sandbox/cgroup.h"
 #include "sandbox/host_features.h"
 #include "supervisor/base/log.h"
 #include "supervisor/core/proc_scan.h"
@@ -161,6 +162,12 @@ Status Supervisor::Init() {
   if (ec) return IoError("create work directory " + work_root_ + ": " + ec.message());
   ::chmod(work_root_.c_str(), per_run_uids_ ? 0711 : 0700);
 
+  if (per_run_uids_ && config_.use_cgroups) {
+    cgroups_ = sandbox::DetectCgroups();
+    if (cgroups_.kind == sandbox::CgroupHost::kNone) {
+      HERO_LOG(kInfo) << "cgroups: " << cgroups_.why_none << " (limits by rlimits only)";
+    }
+  }
   if (config_.probe_untrusted) {
     // Spawns bwrap once (tens of ms): only for supervisors that may start untrusted runs.
     sandbox::HostFeatures features = sandbox::ProbeHost(config_.bwrap);
@@ -341,6 +348,7 @@ void Supervisor::Shutdown(std::chrono::milliseconds deadline, std::function<void
   auto finish = [this, done = std::move(done)]() mutable {
     sigchld_.Close();
     reaper_.Close();
+    if (cgroups_.kind != sandbox::CgroupHost::kNone) (void)sandbox::RemoveCgroupParents(cgroups_);
     shutdown_timer_.Close();
     graveyard_.clear();
     helpers_.clear();

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/cgroup.h"
 #include "span_listener/span_assembler.h"
 #include "supervisor/base/clock.h"
 #include "supervisor/base/ids.h"
@@ -48,6 +49,7 @@ struct SupervisorConfig {
   int64_t untrusted_work_bytes = 64 << 20;
   int64_t untrusted_tmp_bytes = 64 << 20;
   bool probe_untrusted = true;  // probe the host at Init; false: untrusted runs are refused
+  bool use_cgroups = true;      // per-run memory/pids cgroups when running as root and writable
 };
 
 struct RunRequest {
@@ -140,6 +142,7 @@ class Supervisor {
   bool per_run_uids() const { return per_run_uids_; }
   // Parent of the per-run workdirs (searchable, not listable, by run uids).
   const std::string& work_root() const { return work_root_; }
+  const sandbox::CgroupHost& cgroups() const { return cgroups_; }
   Result<UidLease> AcquireUid();
   void ReleaseUid(uid_t uid);
   // Spawns a short helper (e.g. the kill sweep) and reaps it when it exits; `hold` is closed
@@ -166,6 +169,7 @@ class Supervisor {
   bool per_run_uids_ = false;
   std::string untrusted_unavailable_;
   std::string work_root_;
+  sandbox::CgroupHost cgroups_;
   std::map<int64_t, std::unique_ptr<Run>> runs_;
   std::vector<std::unique_ptr<Run>> graveyard_;
   std::set<uid_t> uids_in_use_;

@@ -38,21 +38,6 @@ void ForEachPid(Fn&& fn) {
 
 }  // namespace
 
-std::vector<pid_t> ListProcesses(uid_t uid) {
-  std::vector<pid_t> out;
-  ForEachPid([&](pid_t pid) {
-    char path[64], buf[4096];
-    size_t len = 0;
-    std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-    if (!ReadSmallFile(path, buf, sizeof buf, &len)) return;
-    const char* u = std::strstr(buf, "\nUid:");
-    if (!u) return;
-    unsigned long real = std::strtoul(u + 5, nullptr, 10);
-    if (real == uid) out.push_back(pid);
-  });
-  return out;
-}
-
 std::vector<pid_t> ListZombieChildren() {
   std::vector<pid_t> out;
   pid_t self = ::getpid();

@@ -1,4 +1,4 @@
-// /proc scanning for the kill sweep and the orphan reaper. Reads procfs (in-memory, fast);
+// /proc scanning for the orphan reaper (processes of a uid: sandbox/run_killer.h). Reads procfs (in-memory, fast);
 // loop thread. No dependency beyond libc.
 #pragma once
 
@@ -9,8 +9,6 @@
 
 namespace hero::core {
 
-// Pids whose real uid is `uid`.
-std::vector<pid_t> ListProcesses(uid_t uid);
 // Pids of zombie children of this process.
 std::vector<pid_t> ListZombieChildren();
 // The process's comm name ("" if gone).

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "sandbox/run_killer.h"
 #include "sandbox/seccomp_notify.h"
 #include "supervisor/base/json_writer.h"
 #include "supervisor/base/log.h"
@@ -309,7 +310,7 @@ void Run::SignalRun(int sig) {
     } else {
       // SIGTERM to bwrap would tear the pid namespace down at once (its init dies with it)
       // and the flow would get no grace period: signal the flow's own processes instead.
-      for (pid_t p : ListProcesses(uid_)) {
+      for (pid_t p : sandbox::ListProcessesOfUid(uid_)) {
         if (ProcessName(p) != "bwrap") ::kill(p, sig);
       }
     }

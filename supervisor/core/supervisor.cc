@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sandbox/run_killer.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/host_features.h"
 #include "supervisor/base/log.h"
@@ -268,7 +269,7 @@ Result<UidLease> Supervisor::AcquireUid() {
     auto fd = OpenFile(path.c_str(), O_RDWR | O_CREAT, 0600);
     if (!fd.ok()) return fd.status().WithContext("lease a run uid");
     if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;
-    if (!ListProcesses(uid).empty()) continue;  // a leftover of a crashed supervisor
+    if (!sandbox::ListProcessesOfUid(uid).empty()) continue;  // a leftover of a crashed supervisor
     uids_in_use_.insert(uid);
     next_uid_ = (start + i + 1) % span;
     return UidLease{uid, std::move(fd).value()};

@@ -34,3 +34,34 @@ if [ "${1:-}" = "--sanitize" ]; then
 fi
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"
+
+# ---- web UI (supervisor/web) + browser for its e2e tests — owned by the web UI; keep as one block
+# Builds supervisor/web/dist (served by `hero_logic serve --static`) with npm ci + npm run build,
+# only when the sources changed since the last build. Installs Debian's chromium for the
+# tests/web e2e suite. Without node/npm the UI is skipped, saying so (the e2e test then skips).
+if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing chromium (web UI e2e tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 ||
+      { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+  else
+    echo "setup: chromium missing (run as root to install it); the web UI e2e tests will skip" >&2
+  fi
+fi
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+  web=supervisor/web
+  if [ ! -d "$web/node_modules" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci ($web)"
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ ! -f "$web/dist/index.html" ] ||
+     [ -n "$(find "$web/src" "$web/index.html" "$web/vite.config.ts" "$web/package-lock.json" \
+             -newer "$web/dist/index.html" -print -quit)" ]; then
+    echo "setup: building the web UI ($web/dist)"
+    (cd "$web" && npm run build --silent)
+  fi
+else
+  echo "setup: node/npm not found: the web UI (supervisor/web) is not built and its e2e tests skip" >&2
+fi
+# ---- end web UI block

@@ -16,6 +16,7 @@ constexpr std::string_view kExitedError = "process exited before the span ended"
 constexpr size_t kDiagnosticBytes = 200;
 constexpr int kMaxDiagnostics = 5;
 constexpr int kMaxPathDepth = 256;
+constexpr int64_t kProtocolVersion = 1;
 
 SpanState EndState(std::string_view status) {
   if (status == "ok") return SpanState::kOk;
@@ -64,6 +65,7 @@ void SpanAssembler::Apply(const Event& e) {
   ++stats_.events;
   switch (e.type) {
     case EventType::kHello:
+      if (e.v != kProtocolVersion) NoteUnsupportedHello(e.v);
       sink_->OnHello(e.v, e.sdk, e.pid);
       break;
     case EventType::kSpanStart:
@@ -356,6 +358,12 @@ void SpanAssembler::Finish(EndOutcome outcome, std::string_view reason, int64_t 
   AttachUnreachable();
   held_.clear();
 
+  // Parent first: a synthesized root (the last seq) is reported before the spans attached to
+  // it, so a live observer never sees a parent_seq it does not know.
+  if (SpanSlot& r = table_.slot(root_); r.has(SpanSlot::kDirty)) {
+    r.flags &= static_cast<uint8_t>(~SpanSlot::kDirty);
+    Emit(root_);
+  }
   for (int32_t seq = 0; seq < table_.size(); ++seq) {
     SpanSlot& s = table_.slot(seq);
     if (!s.has(SpanSlot::kDirty)) continue;
@@ -421,6 +429,15 @@ void SpanAssembler::AttachUnreachable() {
     table_.slot(at).flags |= SpanSlot::kDirty;
     mark_from(at);
   }
+}
+
+void SpanAssembler::NoteUnsupportedHello(int64_t v) {
+  // Read on as version 1 (a newer SDK's extra fields are ignored anyway); say so once.
+  if (noted_hello_ || static_cast<int>(stats_.diagnostics.size()) >= kMaxDiagnostics) return;
+  noted_hello_ = true;
+  stats_.diagnostics.push_back("hello: unsupported protocol version " + std::to_string(v) +
+                               " (this supervisor speaks " + std::to_string(kProtocolVersion) +
+                               "); read as version " + std::to_string(kProtocolVersion));
 }
 
 void SpanAssembler::NoteMalformed(std::string_view line, std::string_view reason) {

@@ -5,7 +5,8 @@
 // Contract:
 // - Every new or changed span is reported to the sink as its full current row (OnSpan); the
 //   store does insert-or-replace by seq. Seqs are 0, 1, 2, ... in order of first appearance
-//   (a synthesized root gets the next seq at Finish).
+//   (a synthesized root gets the next seq at Finish). A row's parent_seq always names a span
+//   already reported (at Finish a synthesized root is reported before what it adopts).
 // - Storage: every span (open or closed) is one compact SpanTable slot (88 B + packed strings;
 //   measured 189 heap B/span for 1,000,000 SDK-shaped spans, bench/listener_bench;
 //   see span_table.h), so closed spans can be re-emitted after a late span_tag/span_start.
@@ -66,7 +67,9 @@ struct Stats {
   int64_t malformed_lines = 0, unknown_type_lines = 0, oversize_lines = 0;
   int64_t orphan_events = 0, duplicate_ends = 0;
   int64_t dropped_spans = 0, dropped_log_bytes = 0, dropped_tag_events = 0;
-  // The first 5 malformed lines: "line N: <reason>: <line prefix>", <= 200 bytes, valid UTF-8.
+  // At most 5 notes, <= 200 bytes of valid UTF-8 each: the first malformed lines ("line N:
+  // <reason>: <line prefix>") and, once, a hello whose `v` is not 1 ("hello: unsupported
+  // protocol version N ..."; the stream is still read as version 1).
   std::vector<std::string> diagnostics;
 };
 
@@ -117,6 +120,7 @@ class SpanAssembler {
   void NoteLine() { ++stats_.lines; }
   void NoteMalformed(std::string_view line, std::string_view reason);
   void NoteUnknownType() { ++stats_.unknown_type_lines; }
+  void NoteUnsupportedHello(int64_t v);
   void SetOversizeLines(int64_t total) { stats_.oversize_lines = total; }
 
   const Stats& stats() const { return stats_; }
@@ -170,6 +174,7 @@ class SpanAssembler {
   int64_t log_bytes_ = 0;
   int64_t max_ts_ = 0;
   bool finished_ = false;
+  bool noted_hello_ = false;
   Stats stats_;
   std::optional<Failure> first_failure_;
   SpanRecord row_;      // reused for every OnSpan

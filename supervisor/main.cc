@@ -13,7 +13,11 @@ int main(int argc, char** argv) {
   if (cmd == "run") return hero::cli::RunCommand(args);
   if (cmd == "runs") return hero::cli::RunsCommand(args);
   if (cmd == "show") return hero::cli::ShowCommand(args);
+  if (cmd == "serve") return hero::cli::ServeCommand(args);
+  if (cmd == "cancel") return hero::cli::CancelCommand(args);
+  if (cmd == "flows") return hero::cli::FlowsCommand(args);
   if (cmd == "doctor") return hero::cli::DoctorCommand(args);
+  if (cmd == "smoke") return hero::cli::SmokeCommand(args);
   std::fprintf(stderr, "hero_logic: unknown command '%s' (see hero_logic --help)\n", cmd.c_str());
   return 2;
 }

@@ -46,6 +46,8 @@ options:
                         end; the live tree goes to stderr
   --quiet               no live tree
   --data DIR            data directory (default $HERO_LOGIC_DATA or ~/.local/share/hero_logic)
+  --remote              run it on the daemon (play_run_async) and follow its tree live
+  --socket PATH         the daemon's Unix socket for --remote (default $DATA/hero_logic.sock)
 
 exit codes:
   0    ok
@@ -77,8 +79,11 @@ constexpr const char* kShowHelp = R"(usage: hero_logic show RUN [options]
 Prints one stored run: its record and span tree with logs, errors and tracebacks.
 
 options:
-  --json       print {"run": ..., "tree": ...} (the same document as `run --json`)
-  --data DIR   data directory
+  --json          print {"run": ..., "tree": ...} (the same document as `run --json`)
+  --follow        follow the run live from the daemon (its tree as it grows); exits with
+                  the run's exit code (see `run --help`) when it ends
+  --socket PATH   the daemon's Unix socket for --follow (default $DATA/hero_logic.sock)
+  --data DIR      data directory
 )";
 
 constexpr const char* kDoctorHelp = R"(usage: hero_logic doctor
@@ -131,14 +136,15 @@ std::string DefaultSdkDir() {
 }
 
 int RunCommand(const Args& argv) {
-  auto parsed = ParseArgs(argv, {"input", "input-file", "name", "profile", "timeout", "data"},
-                          {"json", "network", "quiet"});
+  auto parsed = ParseArgs(argv, {"input", "input-file", "name", "profile", "timeout", "data", "socket"},
+                          {"json", "network", "quiet", "remote"});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
     std::fputs(kRunHelp, stdout);
     return 0;
   }
+  if (a.Has("remote")) return RemoteRunCommand(a);
   if (a.positional.size() != 1) return Fail("run needs exactly one FILE.py (see hero_logic run --help)");
   const std::string file = a.positional[0];
   auto source = ReadFileText(file);
@@ -323,7 +329,7 @@ int RunsCommand(const Args& argv) {
 }
 
 int ShowCommand(const Args& argv) {
-  auto parsed = ParseArgs(argv, {"data"}, {"json", "follow"});
+  auto parsed = ParseArgs(argv, {"data", "socket"}, {"json", "follow"});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
@@ -334,6 +340,7 @@ int ShowCommand(const Args& argv) {
   char* end = nullptr;
   long long id = std::strtoll(a.positional[0].c_str(), &end, 10);
   if (!end || *end != '\0' || id <= 0) return Fail("RUN must be a run id (a positive number), not '" + a.positional[0] + "'");
+  if (a.Has("follow")) return ShowFollowCommand(a, RunId{id});
   auto st = OpenStore(ResolveDataDir(a.Get("data")), nullptr);
   if (!st.ok()) return Fail(st.status().message(), 1);
   auto rec = (*st)->GetRunSync(RunId{id});
@@ -378,8 +385,12 @@ hero_logic runs Python flows as sandboxed subprocesses and shows every run as a 
 commands:
   run FILE.py     run a flow file and watch its span tree live
   runs            list past runs (filters: --status, --flow, --limit)
-  show RUN        print one stored run with its tree (--json for machines)
+  show RUN        print one stored run with its tree (--json; --follow: live from the daemon)
+  serve           run the daemon (JSON-RPC API, live streams, web UI)
+  cancel RUN      cancel a queued or running run on the daemon
+  flows           the daemon's flow library: list, add FILE.py, search QUERY
   doctor          report the host's sandboxing features and available profiles
+  smoke           run every built-in flow with its smoke inputs (CI: --offline, --junit FILE)
 
 Every command takes --help. Data lives in --data DIR, $HERO_LOGIC_DATA or
 ~/.local/share/hero_logic.

@@ -1,0 +1,245 @@
+// `hero_logic serve`: the daemon's composition: loop + store + Supervisor + RunService +
+// FlowLibrary + Service behind the HttpServer, graceful shutdown on SIGTERM/SIGINT. Main
+// (loop) thread.
+#include <signal.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
+
+#include "supervisor/api/http_server.h"
+#include "supervisor/base/clock.h"
+#include "supervisor/cli/args.h"
+#include "supervisor/cli/commands.h"
+#include "supervisor/core/data_dir_lock.h"
+#include "supervisor/core/event_log.h"
+#include "supervisor/core/flow_library.h"
+#include "supervisor/core/run_service.h"
+#include "supervisor/core/service.h"
+#include "supervisor/core/store_pump.h"
+#include "supervisor/core/supervisor.h"
+
+#ifndef HERO_SOURCE_DIR
+#define HERO_SOURCE_DIR "."
+#endif
+
+namespace hero::cli {
+namespace {
+
+constexpr const char* kServeHelp = R"(usage: hero_logic serve [options]
+
+Runs the hero_logic daemon: the JSON-RPC API (POST /rpc), live run streams
+(GET /api/runs/{id}/events), /metrics, /healthz and the web UI, on a Unix socket and on
+TCP. Prints one line when ready:
+  hero_logic: serving on unix:PATH and http://HOST:PORT
+SIGTERM/SIGINT stop it gracefully: no new runs, running runs get --shutdown-grace seconds to
+finish, the rest end `interrupted`.
+
+options:
+  --data DIR            data directory (default $HERO_LOGIC_DATA or ~/.local/share/hero_logic)
+  --socket PATH         Unix socket (default $DATA/hero_logic.sock)
+  --host HOST           TCP address (default 127.0.0.1)
+  --port N              TCP port (default 8765; 0 = any free port)
+  --concurrency N       runs running at once (default CPU count x 4); more wait `queued`
+  --per-flow-limit N    runs of one flow running at once (default: no limit)
+  --static DIR          web UI files (default <repo>/supervisor/web/dist if it exists)
+  --flows-dir DIR       builtin flows loaded into the library at start
+                        (default <repo>/builtin_flows)
+  --shutdown-grace S    seconds running runs get to finish at shutdown (default 10)
+)";
+
+int Fail(const std::string& msg, int code = 2) {
+  std::fprintf(stderr, "hero_logic: %s\n", msg.c_str());
+  return code;
+}
+
+bool ParseInt(const std::string& s, int64_t lo, int64_t hi, int64_t* out) {
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || !end || *end != '\0' || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+// Everything the signal handler needs to stop the daemon.
+struct Daemon {
+  uv_loop_t* loop = nullptr;
+  core::Supervisor* sup = nullptr;
+  core::RunService* runs = nullptr;
+  core::Service* service = nullptr;
+  core::StorePump* pump = nullptr;
+  std::unique_ptr<api::HttpServer> server;
+  uv_signal_t sigterm, sigint;
+  std::chrono::milliseconds grace{10000};
+  bool stopping = false;
+  bool ready = false;
+
+  void CloseLast() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    pump->Close();
+  }
+
+  void Stop() {
+    if (stopping) {
+      std::fprintf(stderr, "hero_logic: already stopping (waiting for runs, at most %lld s)\n",
+                   static_cast<long long>(grace.count() / 1000));
+      return;
+    }
+    stopping = true;
+    std::fprintf(stderr, "hero_logic: stopping: no new runs; waiting for %zu running run(s)\n", sup->active_runs());
+    runs->BeginShutdown();
+    sup->Shutdown(grace, [this] {
+      service->loop_lag().Stop();
+      if (server) {
+        server->Shutdown([this] { CloseLast(); });
+      } else {
+        CloseLast();
+      }
+    });
+  }
+};
+
+}  // namespace
+
+int ServeCommand(const Args& argv) {
+  auto parsed = ParseArgs(argv,
+                          {"data", "socket", "host", "port", "concurrency", "per-flow-limit", "static",
+                           "flows-dir", "shutdown-grace"},
+                          {});
+  if (!parsed.ok()) return Fail(parsed.status().message());
+  const ParsedArgs& a = *parsed;
+  if (a.Has("help")) {
+    std::fputs(kServeHelp, stdout);
+    return 0;
+  }
+  if (!a.positional.empty()) return Fail("serve takes no positional arguments (see --help)");
+  namespace fs = std::filesystem;
+  const std::string data = ResolveDataDir(a.Get("data"));
+  std::string socket_path = a.Get("socket", data + "/hero_logic.sock");
+  int64_t port = 8765, concurrency = std::max<int64_t>(1, std::thread::hardware_concurrency()) * 4, per_flow = 0,
+          grace_s = 10;
+  if (a.Has("port") && !ParseInt(a.Get("port"), 0, 65535, &port)) return Fail("--port must be 0..65535");
+  if (a.Has("concurrency") && !ParseInt(a.Get("concurrency"), 1, 100000, &concurrency)) {
+    return Fail("--concurrency must be a number >= 1");
+  }
+  if (a.Has("per-flow-limit") && !ParseInt(a.Get("per-flow-limit"), 0, 100000, &per_flow)) {
+    return Fail("--per-flow-limit must be a number >= 0");
+  }
+  if (a.Has("shutdown-grace") && !ParseInt(a.Get("shutdown-grace"), 0, 86400, &grace_s)) {
+    return Fail("--shutdown-grace must be a number of seconds");
+  }
+  std::error_code ec;
+  std::string static_dir = a.Get("static");
+  if (!a.Has("static") && fs::is_directory(std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist", ec)) {
+    static_dir = std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist";
+  }
+  std::string flows_dir = a.Get("flows-dir", std::string(HERO_SOURCE_DIR) + "/builtin_flows");
+
+  // A client that disconnects mid-write must not kill the daemon (also before the server).
+  ::signal(SIGPIPE, SIG_IGN);
+
+  fs::create_directories(data, ec);
+  if (ec) return Fail("cannot create data directory " + data + ": " + ec.message(), 1);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  core::StorePump pump(&loop);
+  auto abort_early = [&](const std::string& msg) {
+    pump.Close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    return Fail(msg, 1);
+  };
+  store::Store::Options so;
+  so.path = data + "/hero_logic.db";
+  so.wake = [&pump] { pump.Wake(); };
+  auto st = store::Store::Open(std::move(so));
+  if (!st.ok()) return abort_early(st.status().message());
+  std::unique_ptr<store::Store> store = std::move(st).value();
+  pump.set_store(store.get());
+  bool alone = false;
+  auto lock = core::DataDirLock::Acquire(data, &alone);
+  if (!lock.ok()) return abort_early(lock.status().message());
+  if (alone) {
+    auto n = store->RecoverInterrupted(WallMicrosNow());
+    if (n.ok() && *n > 0) std::fprintf(stderr, "hero_logic: marked %d run(s) of a previous process interrupted\n", *n);
+  }
+  int64_t max_id = 0;
+  {
+    store::RunFilter f;
+    f.limit = 1;
+    auto newest = store->ListRunsSync(f);
+    if (newest.ok() && !newest->empty()) max_id = newest->front().id.value;
+  }
+
+  core::SupervisorConfig cfg;
+  cfg.data_dir = data;
+  cfg.launcher_path = DefaultLauncherPath();
+  cfg.sdk_dir = DefaultSdkDir();
+  core::PosixSpawnLauncher launcher;
+  SystemClock clock;
+  core::Supervisor sup(&loop, cfg, store.get(), &launcher, &clock);
+  if (Status s = sup.Init(); !s.ok()) return abort_early(s.message());
+
+  core::RunEvents events(store.get(), core::EventLogLimits{});
+  core::RunQueue::Limits ql;
+  ql.concurrency = static_cast<int>(concurrency);
+  ql.per_flow = static_cast<int>(per_flow);
+  core::RunService runs(&loop, &sup, store.get(), &events, ql);
+  runs.NoteExistingMaxId(max_id);
+  core::FlowLibrary library(&loop, &sup, store.get());
+  core::Service service(&loop, &sup, store.get(), &runs, &events, &library, core::ServiceLimits{}, "0.1.0");
+  sup.set_call_handler(&service);
+  service.loop_lag().Start();
+
+  Daemon d;
+  d.loop = &loop;
+  d.sup = &sup;
+  d.runs = &runs;
+  d.service = &service;
+  d.pump = &pump;
+  d.grace = std::chrono::milliseconds(grace_s * 1000);
+  uv_signal_init(&loop, &d.sigterm);
+  uv_signal_init(&loop, &d.sigint);
+  d.sigterm.data = &d;
+  d.sigint.data = &d;
+  auto on_signal = [](uv_signal_t* h, int) { static_cast<Daemon*>(h->data)->Stop(); };
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+
+  api::HttpServer::Options ho;
+  ho.unix_socket_path = socket_path;
+  ho.tcp_host = a.Get("host", "127.0.0.1");
+  ho.tcp_port = static_cast<int>(port);
+  ho.static_dir = static_dir;
+  ho.version = "0.1.0";
+  int exit_code = 0;
+  // The library is loaded before the server listens, so the first client sees the builtins.
+  library.LoadBuiltinsAsync(flows_dir, [&](Result<int> loaded) {
+    if (!loaded.ok()) std::fprintf(stderr, "hero_logic: builtin flows: %s\n", loaded.status().message().c_str());
+    if (d.stopping) return;
+    auto server = api::HttpServer::Create(&loop, ho, &service);
+    if (!server.ok()) {
+      std::fprintf(stderr, "hero_logic: %s\n", server.status().message().c_str());
+      exit_code = 1;
+      d.Stop();
+      return;
+    }
+    d.server = std::move(server).value();
+    d.ready = true;
+    std::printf("hero_logic: serving on unix:%s and http://%s:%d\n", d.server->unix_socket_path().c_str(),
+                ho.tcp_host.c_str(), d.server->tcp_port());
+    std::fflush(stdout);
+  });
+
+  uv_run(&loop, UV_RUN_DEFAULT);
+  d.server.reset();
+  int rc = uv_loop_close(&loop);
+  if (rc != 0) std::fprintf(stderr, "hero_logic: warning: loop closed with handles open\n");
+  return exit_code;
+}
+
+}  // namespace hero::cli

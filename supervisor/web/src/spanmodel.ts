@@ -1,0 +1,297 @@
+// The span tree of one run as flat arrays (index = arrival order): parent index, child lists,
+// depth, collapsed flags. Built from a play_spans snapshot or grown from SSE span rows; the
+// visible-row list (pre-order over expanded nodes) is recomputed lazily after a change.
+// No DOM here: the views read it; the bench and tests can drive it directly.
+import type { LogLine, SpanRow, TreeNode } from './api';
+
+const MAX_LOGS_PER_SPAN = 5000;
+
+export class SpanModel {
+  rows: SpanRow[] = [];
+  parent: number[] = [];
+  depth: number[] = [];
+  children: (number[] | null)[] = [];
+  collapsed: Uint8Array = new Uint8Array(1024);
+  logs: (LogLine[] | null)[] = [];
+  logsDropped = 0;
+  roots: number[] = [];
+  byId = new Map<string, number>();
+  /** spans whose parent has not arrived yet, keyed by the parent's id */
+  private pending = new Map<string, number[]>();
+  minStart = Infinity;
+  maxEnd = 0;
+  openCount = 0;
+  /** bumped on every change; views compare it */
+  version = 0;
+  private visibleCache: Int32Array = new Int32Array(0);
+  private visibleVersion = -1;
+  private structureVersion = 0;
+
+  get size(): number { return this.rows.length; }
+  /** bumped when the visible-row list may change (structure or collapse state) */
+  get structure(): number { return this.structureVersion; }
+
+  clear(): void {
+    this.rows = []; this.parent = []; this.depth = []; this.children = []; this.logs = [];
+    this.collapsed = new Uint8Array(1024); this.roots = []; this.byId.clear(); this.pending.clear();
+    this.minStart = Infinity; this.maxEnd = 0; this.logsDropped = 0; this.openCount = 0;
+    this.structureVersion++; this.version++;
+  }
+
+  /** Loads a nested play_spans tree (iteratively: a 100k-deep chain must not blow the stack). */
+  loadTree(root: TreeNode | null): void {
+    this.clear();
+    if (!root) return;
+    const stack: TreeNode[] = [root];
+    while (stack.length) {
+      const n = stack.pop()!;
+      const i = this.add(n);
+      if (n.logs && n.logs.length) this.logs[i] = n.logs;
+      const kids = n.children;
+      if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
+    }
+    this.flushPendingToRoot();
+    this.version++;
+  }
+
+  /** Inserts or updates one span row (an SSE `span` event). Returns its index. */
+  upsert(row: SpanRow): number {
+    const known = this.byId.get(row.id);
+    if (known !== undefined) {
+      const old = this.rows[known];
+      if (old.end_us == null && row.end_us != null) this.openCount--;
+      else if (old.end_us != null && row.end_us == null) this.openCount++;
+      Object.assign(old, row);
+      this.noteTimes(old);
+      this.version++;
+      return known;
+    }
+    const i = this.add(row);
+    this.version++;
+    return i;
+  }
+
+  addLog(spanId: string | null | undefined, line: LogLine): void {
+    let i = spanId != null ? this.byId.get(spanId) : undefined;
+    if (i === undefined) i = this.roots.length ? this.roots[0] : undefined;
+    if (i === undefined) return;
+    let arr = this.logs[i];
+    if (!arr) arr = this.logs[i] = [];
+    if (arr.length >= MAX_LOGS_PER_SPAN) { this.logsDropped++; return; }
+    arr.push(line);
+    this.version++;
+  }
+
+  /** Called when the run ended: spans still waiting for a parent go under the root. */
+  flushPendingToRoot(): void {
+    if (!this.pending.size) return;
+    const root = this.roots.length ? this.roots[0] : -1;
+    for (const list of this.pending.values()) {
+      for (const c of list) {
+        this.rows[c].orphan = true;
+        if (root >= 0) this.attach(c, root); else { this.roots.push(c); this.setDepth(c, 0); }
+      }
+    }
+    this.pending.clear();
+    this.structureVersion++; this.version++;
+  }
+
+  private add(row: SpanRow): number {
+    const i = this.rows.length;
+    this.rows.push(row);
+    this.byId.set(row.id, i);
+    this.parent.push(-1);
+    this.depth.push(0);
+    this.children.push(null);
+    this.logs.push(null);
+    if (i >= this.collapsed.length) {
+      const c = new Uint8Array(this.collapsed.length * 2);
+      c.set(this.collapsed);
+      this.collapsed = c;
+    }
+    if (row.end_us == null) this.openCount++;
+    this.noteTimes(row);
+    if (row.parent == null) {
+      this.roots.push(i);
+    } else {
+      const p = this.byId.get(row.parent);
+      if (p === undefined) {
+        let list = this.pending.get(row.parent);
+        if (!list) this.pending.set(row.parent, (list = []));
+        list.push(i);
+      } else {
+        this.attach(i, p);
+      }
+    }
+    const waiting = this.pending.get(row.id);
+    if (waiting) {
+      this.pending.delete(row.id);
+      for (const c of waiting) this.attach(c, i);
+    }
+    this.structureVersion++;
+    return i;
+  }
+
+  private attach(child: number, p: number): void {
+    this.parent[child] = p;
+    let kids = this.children[p];
+    if (!kids) this.children[p] = kids = [];
+    const seq = this.rows[child].seq;
+    // Spans arrive in seq order almost always: append; insert in place otherwise.
+    if (!kids.length || this.rows[kids[kids.length - 1]].seq <= seq) kids.push(child);
+    else {
+      let k = kids.length - 1;
+      while (k > 0 && this.rows[kids[k - 1]].seq > seq) k--;
+      kids.splice(k, 0, child);
+    }
+    this.setDepth(child, this.depth[p] + 1);
+  }
+
+  private setDepth(i: number, d: number): void {
+    if (this.depth[i] === d && !this.children[i]) return;
+    const stack = [i, d];
+    while (stack.length) {
+      const dd = stack.pop()!, n = stack.pop()!;
+      this.depth[n] = dd;
+      const kids = this.children[n];
+      if (kids) for (const c of kids) stack.push(c, dd + 1);
+    }
+  }
+
+  private noteTimes(r: SpanRow): void {
+    if (r.start_us && r.start_us < this.minStart) this.minStart = r.start_us;
+    const e = r.end_us ?? r.start_us;
+    if (e && e > this.maxEnd) this.maxEnd = e;
+  }
+
+  hasChildren(i: number): boolean { const k = this.children[i]; return !!k && k.length > 0; }
+  isCollapsed(i: number): boolean { return this.collapsed[i] === 1; }
+
+  setCollapsed(i: number, c: boolean): void {
+    if ((this.collapsed[i] === 1) === c) return;
+    this.collapsed[i] = c ? 1 : 0;
+    this.version++;
+    if (this.visibleVersion !== this.structureVersion) { this.structureVersion++; return; }
+    // Patch the cached visible list in place (a memmove) instead of walking the whole tree.
+    const len = this.visibleLen;
+    let vis = this.visibleCache;
+    const p = vis.subarray(0, len).indexOf(i);
+    if (p >= 0) {
+      if (c) {
+        const d = this.depth[i];
+        let q = p + 1;
+        while (q < len && this.depth[vis[q]] > d) q++;
+        vis.copyWithin(p + 1, q, len);
+        this.visibleLen = len - (q - p - 1);
+      } else {
+        const sub = this.subtreeVisible(i);
+        if (len + sub.length > vis.length) {
+          const grown = new Int32Array(Math.max(this.rows.length, len + sub.length) * 1.5 | 0);
+          grown.set(vis.subarray(0, len));
+          this.visibleCache = vis = grown;
+        }
+        vis.copyWithin(p + 1 + sub.length, p + 1, len);
+        vis.set(sub, p + 1);
+        this.visibleLen = len + sub.length;
+      }
+    }
+    // (p < 0: an ancestor is collapsed, the visible rows do not change)
+    this.structureVersion++;
+    this.visibleVersion = this.structureVersion;
+  }
+
+  /** Visible descendants of `i` in pre-order (i itself excluded), as if `i` were expanded. */
+  private subtreeVisible(i: number): Int32Array {
+    // Written into a reused scratch buffer: expanding a 100k-span root allocates nothing.
+    if (this.scratch.length < this.rows.length) this.scratch = new Int32Array(this.rows.length * 1.5 | 0);
+    const out = this.scratch;
+    let len = 0;
+    const stack = this.stack;
+    stack.length = 0;
+    const kids0 = this.children[i];
+    if (kids0) for (let k = kids0.length - 1; k >= 0; k--) stack.push(kids0[k]);
+    while (stack.length) {
+      const n = stack.pop()!;
+      out[len++] = n;
+      if (this.collapsed[n]) continue;
+      const kids = this.children[n];
+      if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
+    }
+    return out.subarray(0, len);
+  }
+  private scratch = new Int32Array(0);
+  private stack: number[] = [];
+
+  /** Position of span `i` in the visible list, or -1. */
+  visiblePos(i: number): number {
+    if (i < 0) return -1;
+    const v = this.visible();
+    return v.subarray(0, this.visibleLen).indexOf(i);
+  }
+
+  /** Collapses every node deeper than `depth` (used to open huge trees readably). */
+  collapseBelow(depth: number): void {
+    for (let i = 0; i < this.rows.length; i++) this.collapsed[i] = this.depth[i] >= depth && this.hasChildren(i) ? 1 : 0;
+    this.structureVersion++; this.version++;
+  }
+
+  expandAll(): void { this.collapsed.fill(0); this.structureVersion++; this.version++; }
+
+  /** Makes `i` visible by expanding its ancestors. */
+  reveal(i: number): void {
+    let p = this.parent[i];
+    let changed = false;
+    while (p >= 0) { if (this.collapsed[p]) { this.collapsed[p] = 0; changed = true; } p = this.parent[p]; }
+    if (changed) { this.structureVersion++; this.version++; }
+  }
+
+  /** Pre-order list of visible span indices (ancestors expanded). */
+  visible(): Int32Array {
+    if (this.visibleVersion === this.structureVersion) return this.visibleCache;
+    const n = this.rows.length;
+    if (this.visibleCache.length < n) this.visibleCache = new Int32Array(Math.max(n, 64) * 1.5 | 0);
+    const out = this.visibleCache;
+    let len = 0;
+    const stack: number[] = [];
+    for (let r = this.roots.length - 1; r >= 0; r--) stack.push(this.roots[r]);
+    while (stack.length) {
+      const i = stack.pop()!;
+      out[len++] = i;
+      if (this.collapsed[i]) continue;
+      const kids = this.children[i];
+      if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
+    }
+    this.visibleVersion = this.structureVersion;
+    this.visibleLen = len;
+    return out;
+  }
+  visibleLen = 0;
+  private descCache = new Map<number, number>();
+  private descSize = -1;
+
+  /** Number of descendants (for the collapsed badge); O(subtree). */
+  descendantCount(i: number): number {
+    if (this.descSize !== this.rows.length) { this.descCache.clear(); this.descSize = this.rows.length; }
+    const hit = this.descCache.get(i);
+    if (hit !== undefined) return hit;
+    let count = 0;
+    const stack = [i];
+    while (stack.length) {
+      const kids = this.children[stack.pop()!];
+      if (kids) { count += kids.length; for (const c of kids) stack.push(c); }
+    }
+    this.descCache.set(i, count);
+    return count;
+  }
+
+  /** The span where the failure started: the deepest ended non-ok span, earliest on ties. */
+  firstFailure(): number {
+    let best = -1;
+    for (let i = 0; i < this.rows.length; i++) {
+      const r = this.rows[i];
+      if (r.end_us == null || r.status === 'ok' || r.status === 'running') continue;
+      if (best < 0 || this.depth[i] > this.depth[best]) best = i;
+    }
+    return best;
+  }
+}

@@ -1,0 +1,106 @@
+// #/runs/ID: the run header (status, reason, profile, input/output, dropped counts, Cancel and
+// Retry) above the live span tree + timeline and the span detail panel.
+import { useState } from 'preact/hooks';
+import { api, TERMINAL, type RunRecord } from '../api';
+import { fmtDuration, fmtKb, fmtTime, jsonPreview } from '../format';
+import { useLiveRun, useNow } from '../hooks';
+import { go, href } from '../router';
+import { StatusBadge } from '../components/Status';
+import { RunPanel } from '../components/RunPanel';
+
+export function plainReason(run: RunRecord): string | null {
+  const r = run.reason;
+  switch (run.status) {
+    case 'killed': return `Killed by the sandbox: ${r || 'a sandbox limit was hit'}`;
+    case 'timed_out': return `Timed out: ${r || 'the wall-clock limit was reached'}`;
+    case 'cancelled': return `Cancelled${r ? `: ${r}` : ''}`;
+    case 'interrupted': return `Interrupted: ${r || 'the supervisor stopped while it ran'}`;
+    case 'failed': return r ? `Failed: ${r}` : 'Failed';
+    case 'queued': return run.queue_position != null ? `Queued (position ${run.queue_position})` : 'Queued';
+    default: return r;
+  }
+}
+
+function JsonBlock({ label, value }: { label: string; value: unknown }) {
+  const [open, setOpen] = useState(false);
+  if (value === undefined || value === null) return <div class="jb"><span class="lbl">{label}</span><span class="muted">none</span></div>;
+  const full = JSON.stringify(value, null, 2);
+  return (
+    <div class="jb">
+      <span class="lbl">{label}</span>
+      {open
+        ? <pre class="json" onClick={() => setOpen(false)}>{full}</pre>
+        : <code class="json-1" title="click to expand" onClick={() => setOpen(true)}>{jsonPreview(value, 160)}</code>}
+    </div>
+  );
+}
+
+export function RunHeader({ run, liveSpans = 0, onAction }: { run: RunRecord; liveSpans?: number; onAction: (msg: string | null) => void }) {
+  const active = !TERMINAL.has(run.status);
+  const now = useNow(active, 500);
+  const dur = run.started_us ? (run.ended_us || now) - run.started_us : null; // 0 = not yet
+  const dropped = Object.entries(run.dropped || {}).filter(([, v]) => v);
+  const reason = plainReason(run);
+  const cancel = async () => {
+    try { await api.cancel(run.id); onAction(null); } catch (e) { onAction(`cancel: ${(e as Error).message}`); }
+  };
+  const retry = async () => {
+    try { const r = await api.retry(run.id); go('runs', r.run_id); } catch (e) { onAction(`retry: ${(e as Error).message}`); }
+  };
+  return (
+    <div class="run-header">
+      <div class="rh-top">
+        <h2>Run #{run.id}</h2>
+        <StatusBadge status={run.status} />
+        {run.flow && run.flow_version
+          ? <a class="flowlink" href={href('flows', run.flow)}>{run.flow} v{run.flow_version}</a>
+          : <span class="flowlink plain">{run.flow || 'script'} <span class="muted">ad-hoc script</span></span>}
+        {run.parent_run != null ? <a href={href('runs', run.parent_run)} class="muted">↑ parent run #{run.parent_run}</a> : null}
+        <span class="grow" />
+        {run.flow && run.flow_version ? <a class="btn" href={href('editor', run.flow, { run: run.id })}>Open in editor</a> : null}
+        {active ? <button class="btn danger" onClick={cancel}>Cancel</button> : null}
+        {!active ? <button class="btn" onClick={retry}>Retry</button> : null}
+      </div>
+      {reason && !(run.status === 'ok' && /^ok$/i.test(reason)) ? <div class={`reason st-${run.status}`}>{reason}</div> : null}
+      <div class="rh-facts">
+        <span><b>profile</b> {run.profile}{run.network ? ' + network' : ''}</span>
+        <span><b>started</b> {fmtTime(run.started_us || run.created_us)}</span>
+        <span><b>duration</b> {fmtDuration(dur)}{active && dur != null ? '…' : ''}</span>
+        <span><b>CPU</b> {active && !run.cpu_us ? '—' : fmtDuration(run.cpu_us)}</span>
+        <span><b>peak memory</b> {active && !run.peak_rss_kb ? '—' : fmtKb(run.peak_rss_kb)}</span>
+        <span><b>spans</b> {Math.max(run.span_count ?? 0, liveSpans).toLocaleString()}</span>
+        {run.exit_code != null ? <span><b>exit</b> {run.exit_code}</span> : null}
+        {run.signal != null ? <span><b>signal</b> {run.signal}</span> : null}
+        {dropped.length
+          ? <span class="dropped" title="events the supervisor dropped at a cap or could not parse"><b>dropped</b> {dropped.map(([k, v]) => `${k.replace(/_/g, ' ')} ${v}`).join(', ')}</span>
+          : <span class="muted">no events dropped</span>}
+      </div>
+      <div class="rh-io">
+        <JsonBlock label="input" value={run.input} />
+        <JsonBlock label="output" value={run.output} />
+      </div>
+      {run.diagnostics && run.diagnostics.length ? (
+        <details class="diag"><summary>{run.diagnostics.length} diagnostic{run.diagnostics.length > 1 ? 's' : ''}</summary>
+          <pre>{run.diagnostics.map((d) => (typeof d === 'string' ? d : JSON.stringify(d))).join('\n')}</pre></details>
+      ) : null}
+      {run.stderr_tail && !run.flow_version ? <details class="diag"><summary>stderr tail</summary><pre class="logs">{run.stderr_tail}</pre></details> : null}
+    </div>
+  );
+}
+
+export function RunView({ id }: { id: number }) {
+  const { live, version } = useLiveRun(id);
+  const [msg, setMsg] = useState<string | null>(null);
+  if (!live) return null;
+  if (live.error && !live.run) return <div class="page"><div class="notice error">Run #{id}: {live.error}</div></div>;
+  if (!live.run) return <div class="page"><div class="empty">Loading run #{id}…</div></div>;
+  return (
+    <div class="page run-page">
+      <RunHeader run={live.run} liveSpans={live.model.size} onAction={(m) => { setMsg(m); void live.refresh(); }} />
+      {msg ? <div class="notice error">{msg}</div> : null}
+      {live.error ? <div class="notice error">{live.error}</div> : null}
+      {!live.ended && live.reconnects > 0 && !live.connected ? <div class="notice">Reconnecting to the live stream…</div> : null}
+      <RunPanel live={live} version={version} />
+    </div>
+  );
+}

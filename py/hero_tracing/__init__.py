@@ -716,6 +716,10 @@ class _Capture:
     def flush(self):
         if self._pend:
             self._emit_pending(None)
+        # An explicit flush (print(..., flush=True)) means "deliver now": a process killed
+        # right after must not lose the line in the event batch.
+        with _lock:
+            _flush_locked()
         try:
             self._orig.flush()
         except (OSError, ValueError, AttributeError):

@@ -380,6 +380,9 @@ def main(argv=None):
         sys.stderr.write("%s: %s\n" % (_PROG, e))
         return EXIT_BAD_FLOW
     _ignore_sigxfsz()
+    # glibc read MALLOC_ARENA_MAX when the interpreter started (it lets 64 threads start under
+    # the address-space limit); the flow's environment keeps to the SPEC allowlist.
+    os.environ.pop("MALLOC_ARENA_MAX", None)
     import hero_tracing as ht
     boot = _Boot(ht, opts)
     try:

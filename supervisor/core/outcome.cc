@@ -67,6 +67,11 @@ std::string DescribeFailure(const RunFacts& f, int code) {
   std::string r = "exit code " + std::to_string(code);
   if (!f.failure) return r;
   const FailedSpan& fs = *f.failure;
+  // A plain script's own sys.exit(n): the boot module exits 1 and says "exit code n".
+  if (fs.is_root && fs.error.rfind("exit code ", 0) == 0 &&
+      fs.error.find_first_not_of("0123456789", 10) == std::string::npos) {
+    return fs.error;
+  }
   std::string type = fs.error_type.empty() ? "error" : fs.error_type;
   if (type == "Failed") type = "failed";
   r += ": " + type + (fs.is_root ? " in flow '" : " in step '") + fs.span_name + "'";

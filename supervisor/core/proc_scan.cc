@@ -38,6 +38,20 @@ void ForEachPid(Fn&& fn) {
 
 }  // namespace
 
+std::vector<std::pair<pid_t, uid_t>> ListProcessUids() {
+  std::vector<std::pair<pid_t, uid_t>> out;
+  ForEachPid([&](pid_t pid) {
+    char path[64], buf[4096];
+    size_t len = 0;
+    std::snprintf(path, sizeof path, "/proc/%d/status", pid);
+    if (!ReadSmallFile(path, buf, sizeof buf, &len)) return;
+    const char* u = std::strstr(buf, "\nUid:");
+    if (!u) return;
+    out.push_back({pid, static_cast<uid_t>(std::strtoul(u + 5, nullptr, 10))});
+  });
+  return out;
+}
+
 std::vector<pid_t> ListZombieChildren() {
   std::vector<pid_t> out;
   pid_t self = ::getpid();

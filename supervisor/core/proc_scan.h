@@ -5,10 +5,13 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace hero::core {
 
+// Every process with its real uid.
+std::vector<std::pair<pid_t, uid_t>> ListProcessUids();
 // Pids of zombie children of this process.
 std::vector<pid_t> ListZombieChildren();
 // The process's comm name ("" if gone).

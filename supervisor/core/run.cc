@@ -18,6 +18,7 @@
 #include <filesystem>
 
 #include "sandbox/run_killer.h"
+#include "supervisor/api/rpc_errors.h"
 #include "sandbox/seccomp_notify.h"
 #include "supervisor/base/json_writer.h"
 #include "supervisor/base/log.h"
@@ -69,10 +70,6 @@ void AppendTail(std::string& tail, const char* data, size_t n) {
   if (tail.size() > kTailBytes) tail.erase(0, tail.size() - kTailBytes);
 }
 
-struct WriteReq {
-  uv_write_t req;
-  std::string data;
-};
 
 }  // namespace
 
@@ -202,6 +199,10 @@ Status Run::Start() {
     uv_poll_start(notify_poll_.get(), UV_READABLE, &Run::OnNotifySocket);
   }
 
+  // The loop's clock is cached at the start of each iteration; refresh it so the timeout is
+  // measured from the spawn, not from an earlier moment (it would fire early).
+  uv_update_time(loop);
+  rec_.started_us = sup_->clock()->WallMicros();
   uv_timer_init(loop, timeout_timer_.Allocate(this));
   timeout_timer_.Initialized();
   uv_timer_start(timeout_timer_.get(), &Run::OnTimeout, static_cast<uint64_t>(req_.timeout.count()), 0);
@@ -210,7 +211,6 @@ Status Run::Start() {
   UpdateReadState();
 
   rec_.status = RunStatus::kRunning;
-  rec_.started_us = sup_->clock()->WallMicros();
   sup_->store()->UpdateRun(rec_);
   if (observer_) observer_->OnStatus(rec_);
   if (pending_stop_) BeginStop(cancelled_, false, interrupted_);
@@ -512,7 +512,9 @@ void Run::OnListener(uv_poll_t* h, int status, int events) {
   if (status == 0 && (events & UV_READABLE)) {
     auto blocked = sandbox::HandleNotification(run->listener_.get());
     if (blocked.ok()) {
-      if (run->blocked_syscall_.empty()) run->blocked_syscall_ = blocked->name;
+      // The most recent one: a tripwire kills at once, so when the main process dies of it,
+      // its syscall is the last one reported (earlier ones were in forked probes).
+      run->blocked_syscall_ = blocked->name;
       ++run->blocked_count_;
       std::string note = "hero_logic: blocked syscall " + blocked->name + " (pid " +
                          std::to_string(blocked->pid) + " killed)\n";
@@ -571,43 +573,66 @@ Status Run::PushEvent(std::string_view json_line) {
 
 void Run::OnResult(std::string_view output_json) { rec_.output_json = std::string(output_json); }
 
-void Run::WriteToChild(std::string line) {
-  if (!span_open_ || phase_ == Phase::kFinishing || phase_ == Phase::kDone) return;
-  auto* w = new WriteReq;
-  w->data = std::move(line);
+void Run::WriteToChild(std::string line, bool call_reply) {
+  // A call counts as outstanding until its reply is written to the socket, not merely
+  // produced: a child that never reads its replies stalls the writes, the count stays at the
+  // cap, and the run stops reading further calls — replies never queue without bound.
+  auto settle = [this, call_reply] {
+    if (!call_reply) return;
+    --outstanding_calls_;
+    UpdateReadState();
+  };
+  if (!span_open_ || phase_ == Phase::kFinishing || phase_ == Phase::kDone) {
+    settle();
+    return;
+  }
+  struct Write {
+    uv_write_t req;
+    std::string data;
+    std::weak_ptr<bool> alive;
+    Run* run;
+    bool call_reply;
+  };
+  auto* w = new Write{{}, std::move(line), alive_, this, call_reply};
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(span_sock_.get()), &buf, 1,
-                    [](uv_write_t* req, int) { delete reinterpret_cast<WriteReq*>(req); });
-  if (rc != 0) delete w;
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(span_sock_.get()), &buf, 1, [](uv_write_t* req, int) {
+    std::unique_ptr<Write> done(reinterpret_cast<Write*>(req));
+    auto a = done->alive.lock();
+    if (!a || !*a || !done->call_reply) return;
+    --done->run->outstanding_calls_;
+    done->run->UpdateReadState();
+  });
+  if (rc != 0) {
+    delete w;
+    settle();
+  }
 }
 
 void Run::OnCall(int64_t req, std::string_view method, std::string_view params_json) {
   auto reply = [this, req, alive = std::weak_ptr<bool>(alive_)](Result<std::string> r) {
     auto a = alive.lock();
     if (!a || !*a) return;  // the run is gone: calls after the run ended are dropped
-    --outstanding_calls_;
     JsonWriter w;
     w.BeginObject().Field("type", "call_result").Field("req", req);
     if (r.ok()) {
       w.Key("result").Raw(r.value());
     } else {
-      w.Key("error").BeginObject().Field("code", -32000 - static_cast<int>(r.status().code()))
+      w.Key("error").BeginObject().Field("code", api::RpcCodeForStatus(r.status().code()))
           .Field("message", r.status().message()).EndObject();
     }
     w.EndObject();
     std::string line = w.Take();
     line.push_back('\n');
-    WriteToChild(std::move(line));
-    UpdateReadState();
+    WriteToChild(std::move(line), /*call_reply=*/true);
   };
   ++outstanding_calls_;
+  UpdateReadState();
   if (!sup_->call_handler()) {
     reply(Status(StatusCode::kUnavailable,
                  "call channel unavailable: this run is not managed by a hero_logic daemon"));
     return;
   }
   sup_->call_handler()->HandleCall(id_, method, params_json, std::move(reply));
-  UpdateReadState();
 }
 
 void Run::RemoveWorkdirAsync() {

@@ -71,7 +71,7 @@ class Run final : public spans::AssemblerSink {
   void RemoveWorkdirAsync();
   void ReadSpanSocketIfAllowed();
   void UpdateReadState();
-  void WriteToChild(std::string line);
+  void WriteToChild(std::string line, bool call_reply);
   void HandlePipeData(Pipe& p, const char* data, size_t n);
   void FlushPipePartial(Pipe& p);
   void WatchListener(UniqueFd fd);

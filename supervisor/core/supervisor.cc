@@ -143,6 +143,9 @@ Status Supervisor::Init() {
   // to read our memory.
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno(errno, "PR_SET_CHILD_SUBREAPER");
   if (prctl(PR_SET_DUMPABLE, 0) != 0) return Status::FromErrno(errno, "PR_SET_DUMPABLE");
+  // A child that closes its end makes our next write fail with EPIPE; the default SIGPIPE
+  // would kill the supervisor instead. (The launcher resets it to default for runs.)
+  ::signal(SIGPIPE, SIG_IGN);
   per_run_uids_ = geteuid() == 0;
   HERO_RETURN_IF_ERROR(StageRuntime());
   // Run uids chdir into their workdir, so every ancestor must be searchable by them; the
@@ -159,6 +162,7 @@ Status Supervisor::Init() {
   } else {
     work_root_ = config_.data_dir + "/work";
   }
+  if (per_run_uids_) SweepAbandonedRunUids();
   fs::create_directories(work_root_, ec);
   if (ec) return IoError("create work directory " + work_root_ + ": " + ec.message());
   ::chmod(work_root_.c_str(), per_run_uids_ ? 0711 : 0700);
@@ -252,6 +256,27 @@ Status Supervisor::Cancel(RunId id) {
 }
 
 bool Supervisor::IsActive(RunId id) const { return runs_.count(id.value) > 0; }
+
+void Supervisor::SweepAbandonedRunUids() {
+  // A supervisor killed with -9 leaves its runs' descendants behind (only the launcher's
+  // direct child had PDEATHSIG). Processes of a run uid whose lease nobody holds belong to
+  // no live supervisor: kill them before their uid is handed out again.
+  std::map<uid_t, std::vector<pid_t>> by_uid;
+  for (auto [pid, uid] : ListProcessUids()) {
+    if (uid >= config_.uid_base && uid < config_.uid_base + static_cast<uid_t>(config_.uid_count)) {
+      by_uid[uid].push_back(pid);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories("/run/hero_logic/uids", ec);
+  for (auto& [uid, pids] : by_uid) {
+    std::string path = "/run/hero_logic/uids/" + std::to_string(uid) + ".lock";
+    auto fd = OpenFile(path.c_str(), O_RDWR | O_CREAT, 0600);
+    if (!fd.ok() || ::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;  // leased: alive
+    HERO_LOG(kWarn) << "killing " << pids.size() << " leftover process(es) of run uid " << uid;
+    for (pid_t p : pids) ::kill(p, SIGKILL);
+  }
+}
 
 Result<UidLease> Supervisor::AcquireUid() {
   // A run uid must be unique on the machine, not only in this process: the kill sweep
@@ -352,6 +377,12 @@ void Supervisor::Shutdown(std::chrono::milliseconds deadline, std::function<void
     if (cgroups_.kind != sandbox::CgroupHost::kNone) (void)sandbox::RemoveCgroupParents(cgroups_);
     shutdown_timer_.Close();
     graveyard_.clear();
+    // Reap the last helpers (kill sweeps exit within milliseconds) so none is left a zombie
+    // for whoever inherits it.
+    for (auto& h : helpers_) {
+      for (int i = 0; i < 100 && ::waitpid(h->pid, nullptr, WNOHANG) == 0; ++i) ::usleep(5000);
+      tracked_pids_.erase(h->pid);
+    }
     helpers_.clear();
     if (done) done();
   };

@@ -159,6 +159,7 @@ class Supervisor {
   static void OnReap(uv_idle_t* h);
   void ReapOrphans();
   Status StageRuntime();
+  void SweepAbandonedRunUids();
 
   uv_loop_t* loop_;
   SupervisorConfig config_;

@@ -111,6 +111,12 @@ TEST(OutcomeTest, LauncherFailureIsExplained) {
   EXPECT_EQ(DecideOutcome(f).reason, "sandbox launcher failed: refusing to run a flow as uid 0");
 }
 
+TEST(OutcomeTest, PlainScriptExitCodeIsReportedAsItself) {
+  RunFacts f = Exited(1);
+  f.failure = FailedSpan{"job.py", true, "SystemExit", "exit code 42"};
+  EXPECT_EQ(DecideOutcome(f).reason, "exit code 42");
+}
+
 TEST(OutcomeTest, FormatsSizesAndDurations) {
   EXPECT_EQ(FormatBytes(512LL << 20), "512 MiB");
   EXPECT_EQ(FormatBytes(1536), "1.5 KiB");

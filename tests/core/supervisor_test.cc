@@ -2,6 +2,7 @@
 // replaced by a ScriptLauncher: the run's process is `python3 -c SCRIPT` with the span socket
 // at fd 3, so the lifecycle (timeouts, cancel, main exit vs. EOF, calls) is tested on its own.
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -232,6 +233,45 @@ os.write(3, b'{"type":"span_end","id":"1","ts":2,"status":"ok"}\n')
   EXPECT_EQ(rec.unknown_type_lines, 1);
   EXPECT_NE(rec.diagnostics_json.find("not json"), std::string::npos);
   EXPECT_EQ(rec.span_count, 1);
+}
+
+TEST_F(SupervisorTest, LeftoverProcessOfAnUnleasedRunUidIsKilledAtStart) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: per-run uids exist only when the supervisor runs as root";
+  // A process of a run uid that no live supervisor leases, as left behind by a supervisor
+  // killed with -9.
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    if (setresgid(201999, 201999, 201999) != 0 || setresuid(201999, 201999, 201999) != 0) _exit(3);
+    execl("/bin/sleep", "sleep", "30", static_cast<char*>(nullptr));
+    _exit(4);
+  }
+  for (int i = 0; i < 100; ++i) {  // wait until it runs as the run uid
+    std::string status;
+    if (FILE* f = fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r")) {
+      char buf[4096];
+      size_t n = fread(buf, 1, sizeof buf - 1, f);
+      buf[n] = 0;
+      fclose(f);
+      status = buf;
+    }
+    if (status.find("Uid:\t201999") != std::string::npos) break;
+    usleep(10'000);
+  }
+  SupervisorConfig cfg;
+  cfg.data_dir = (dir_ / "data2").string();
+  cfg.launcher_path = HERO_LAUNCHER_PATH;
+  cfg.sdk_dir = HERO_SDK_DIR;
+  cfg.runtime_dir = (dir_ / "rt").string();
+  cfg.probe_untrusted = false;
+  Supervisor second(&loop_, cfg, store_.get(), &launcher_, &clock_);
+  ASSERT_TRUE(second.Init().ok());
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL) << "status " << st;
+  bool closed = false;
+  second.Shutdown(std::chrono::milliseconds(0), [&] { closed = true; });
+  EXPECT_TRUE(closed);
 }
 
 }  // namespace

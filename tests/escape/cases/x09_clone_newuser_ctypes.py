@@ -4,6 +4,7 @@
 # CLASS:   namespace creation via clone/clone3
 # EXPECT T1 (bwrap + seccomp): seccomp: clone with any CLONE_NEW* flag -> EPERM, clone3 -> ENOSYS (bwrap --disable-userns as well) -> BLOCKED.
 # EXPECT T0 (env scrub + rlimits + workdir + timeout only): no seccomp: unprivileged user namespaces succeed -> EXPOSED (inherent Tier-0 gap, as E20).
+# HARNESS: timeout=6 statuses_t0=ok,failed,timed_out gap_t0=EXPOSED
 # ALWAYS:  invariants I1-I7 from shared/escape/README.md (supervisor healthy, canary run OK, terminal status,
 #          no surviving process, nothing outside workdir, no canary leak, other runs unaffected).
 # VERDICT: last line "RESULT: <BLOCKED|SURVIVED|SENT|EXPOSED|ESCAPED|SKIPPED> ..."; exit 0, 43 (EXPOSED),

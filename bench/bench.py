@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """hero_logic benchmark driver: prints each SPEC §10 figure with its reference measured in
-the same run. Usage: python3 bench/bench.py [--quick] [--build DIR]
+the same run. Usage: python3 bench/bench.py [--quick] [--build DIR] [--only SECTION,...]
+
+Sections (default: all, in this order; --only picks some):
+  cold, sdk, listener, e2e                     (CLI-based, below)
+  launch-rate, flood8, concurrency, sse-latency, rpc
+                                               (daemon-based, bench/daemon_bench.py)
 
 Figures:
   cold start      bare `python3 -I -S -c pass` vs `hero_logic run` of an empty flow
@@ -19,6 +24,11 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemon_bench  # noqa: E402
+
+CLI_SECTIONS = ["cold", "sdk", "listener", "e2e"]
+ALL_SECTIONS = CLI_SECTIONS + list(daemon_bench.SECTIONS)
 
 
 def pct(values, p):
@@ -49,7 +59,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--only", default=",".join(ALL_SECTIONS),
+                    help="comma-separated sections: " + ",".join(ALL_SECTIONS))
+    ap.add_argument("--launch-secs", type=int, help="launch-rate window (default 60, --quick 15)")
+    ap.add_argument("--inflight", type=int, help="launch-rate runs in flight (default 2 x cores x 4)")
+    ap.add_argument("--sleepers", type=int, help="concurrency: sleeping runs (default 1000, --quick 200)")
+    ap.add_argument("--nofile", type=int, default=65536, help="concurrency: daemon RLIMIT_NOFILE")
     args = ap.parse_args()
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = [x for x in only if x not in ALL_SECTIONS]
+    if unknown:
+        ap.error(f"unknown section(s) {unknown}; known: {ALL_SECTIONS}")
+    args.build = os.path.abspath(args.build)
     n = 10 if args.quick else 30
     hero = os.path.join(args.build, "hero_logic")
     data = tempfile.mkdtemp(prefix="hero-bench-")
@@ -60,7 +81,32 @@ def main():
     os.chmod(data, 0o755)
     os.chmod(empty, 0o644)
 
-    print(f"# hero_logic bench ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores)")
+    load = open("/proc/loadavg").read().split()[:3]
+    print(f"# hero_logic bench ({time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+          f"load average {' '.join(load)}, sections {','.join(only)}{', quick' if args.quick else ''})",
+          flush=True)
+    if "cold" in only:
+        cold(args, n, hero, env, empty)
+    if "sdk" in only:
+        sdk(env)
+    if "listener" in only:
+        listener(args)
+    if "e2e" in only:
+        e2e(args, hero, env, data)
+    for name, fn in daemon_bench.SECTIONS.items():
+        if name not in only:
+            continue
+        kw = {}
+        if name == "launch-rate":
+            kw = {"secs": args.launch_secs, "inflight": args.inflight}
+        elif name == "concurrency":
+            kw = {"n": args.sleepers, "nofile": args.nofile}
+        fn(args.build, args.quick, **kw)
+        load = open("/proc/loadavg").read().split()[:3]
+        print(f"#   (load average after {name}: {' '.join(load)})", flush=True)
+
+
+def cold(args, n, hero, env, empty):
     bare = timed(["/usr/bin/python3", "-I", "-S", "-c", "pass"], n)
     ref = statistics.median(bare)
     line("bare python3 -I -S -c pass (reference)", ref, pct(bare, 95), "ms")
@@ -76,11 +122,15 @@ def main():
         line(f"  request -> first span ({profile})", statistics.median(first), pct(first, 95), "ms", ref,
              "<= 1.5x bare python")
 
+
+def sdk(env):
     sdk = subprocess.run([sys.executable, os.path.join(ROOT, "bench/sdk_step_bench.py")],
                          capture_output=True, text=True, env=dict(env, PYTHONPATH=os.path.join(ROOT, "py")))
     for l in sdk.stdout.splitlines():
         print(l)
 
+
+def listener(args):
     lb = os.path.join(args.build, "bench", "listener_bench")
     if os.path.exists(lb):
         r = subprocess.run([lb, "--benchmark_format=json", "--benchmark_min_time=0.5"], capture_output=True, text=True)
@@ -94,6 +144,8 @@ def main():
         except (ValueError, KeyError):
             print("listener bench: could not parse output", r.stderr[:200])
 
+
+def e2e(args, hero, env, data):
     spans = 100_000 if args.quick else 500_000
     flood = os.path.join(data, "flood.py")
     with open(flood, "w") as f:

@@ -70,7 +70,7 @@ std::string DescribeFailure(const RunFacts& f, int code) {
   // A plain script's own sys.exit(n): the boot module exits 1 and says "exit code n".
   if (fs.is_root && fs.error.rfind("exit code ", 0) == 0 &&
       fs.error.find_first_not_of("0123456789", 10) == std::string::npos) {
-    return fs.error;
+    return "the script exited with code " + fs.error.substr(10);
   }
   std::string type = fs.error_type.empty() ? "error" : fs.error_type;
   if (type == "Failed") type = "failed";

@@ -267,6 +267,7 @@ void Run::OnMainExit(int st, const struct rusage& ru) {
   }
   exit_ = e;
   sup_->tracked_pids_.erase(pid_);
+  sup_->ReapOrphans();  // zombies that were hidden behind this one
   pid_poll_.Close();
   pidfd_.Reset();
   rec_.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1'000'000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
@@ -310,7 +311,10 @@ void Run::SignalRun(int sig) {
     } else {
       // SIGTERM to bwrap would tear the pid namespace down at once (its init dies with it)
       // and the flow would get no grace period: signal the flow's own processes instead.
-      for (pid_t p : sandbox::ListProcessesOfUid(uid_)) {
+      // The run's cgroup lists exactly its processes; without one, scan /proc for the uid
+      // (O(host processes), so only as a fallback).
+      std::vector<pid_t> pids = cgroup_ ? cgroup_->Pids() : sandbox::ListProcessesOfUid(uid_);
+      for (pid_t p : pids) {
         if (ProcessName(p) != "bwrap") ::kill(p, sig);
       }
     }

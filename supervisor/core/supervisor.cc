@@ -293,8 +293,9 @@ Result<UidLease> Supervisor::AcquireUid() {
     std::string path = "/run/hero_logic/uids/" + std::to_string(uid) + ".lock";
     auto fd = OpenFile(path.c_str(), O_RDWR | O_CREAT, 0600);
     if (!fd.ok()) return fd.status().WithContext("lease a run uid");
+    // Leftovers of a supervisor killed with -9 were swept at Init (SweepAbandonedRunUids);
+    // scanning /proc here would cost O(host processes) per launch on the loop.
     if (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) continue;
-    if (!sandbox::ListProcessesOfUid(uid).empty()) continue;  // a leftover of a crashed supervisor
     uids_in_use_.insert(uid);
     next_uid_ = (start + i + 1) % span;
     return UidLease{uid, std::move(fd).value()};
@@ -331,6 +332,7 @@ void Supervisor::SpawnAndReap(SpawnSpec spec, UniqueFd hold) {
         break;
       }
     }
+    sup->ReapOrphans();
   });
   helpers_.push_back(std::move(h));
 }
@@ -362,11 +364,15 @@ void Supervisor::OnSigchld(uv_signal_t* h, int) {
 }
 
 void Supervisor::ReapOrphans() {
-  // Only zombies we do not track: tracked pids are reaped through their pidfd, and
-  // waitpid(-1) would steal their exit status.
-  for (pid_t pid : ListZombieChildren()) {
-    if (tracked_pids_.count(pid)) continue;
-    ::waitpid(pid, nullptr, WNOHANG);
+  // Orphans of runs re-parent to us (subreaper). Peek at exited children without reaping
+  // (WNOWAIT) and reap only untracked ones: tracked pids are reaped through their pidfd, and
+  // waitpid(-1) would steal their exit status. A tracked zombie hides those behind it until
+  // its pidfd reap, after which this runs again. No /proc scan: that is O(host processes).
+  for (int i = 0; i < 256; ++i) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;
+    if (tracked_pids_.count(info.si_pid)) break;
+    ::waitpid(info.si_pid, nullptr, WNOHANG);
   }
 }
 

@@ -114,7 +114,7 @@ TEST(OutcomeTest, LauncherFailureIsExplained) {
 TEST(OutcomeTest, PlainScriptExitCodeIsReportedAsItself) {
   RunFacts f = Exited(1);
   f.failure = FailedSpan{"job.py", true, "SystemExit", "exit code 42"};
-  EXPECT_EQ(DecideOutcome(f).reason, "exit code 42");
+  EXPECT_EQ(DecideOutcome(f).reason, "the script exited with code 42");
 }
 
 TEST(OutcomeTest, FormatsSizesAndDurations) {

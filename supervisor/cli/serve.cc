@@ -49,6 +49,16 @@ options:
   --flows-dir DIR       builtin flows loaded into the library at start
                         (default <repo>/builtin_flows)
   --shutdown-grace S    seconds running runs get to finish at shutdown (default 10)
+
+retention (finished runs only; queued and running runs are never deleted):
+  --retain-days N       delete runs that ended more than N days ago (default 30; may be
+                        fractional, e.g. 0.5; 0 = keep forever)
+  --retain-mb N         then delete the oldest runs while the database uses more than N MiB
+                        (default 2048; 0 = no size limit)
+  --retain-interval S   seconds between retention passes (default 600; the first pass runs
+                        after min(S, 10) seconds)
+  A pass deletes the runs' records, spans and logs, then their directories $DATA/runs/<id>/,
+  and prints one line with the counts; /metrics has hero_retention_runs_deleted_total.
 )";
 
 int Fail(const std::string& msg, int code = 2) {
@@ -108,7 +118,7 @@ struct Daemon {
 int ServeCommand(const Args& argv) {
   auto parsed = ParseArgs(argv,
                           {"data", "socket", "host", "port", "concurrency", "per-flow-limit", "static",
-                           "flows-dir", "shutdown-grace"},
+                           "flows-dir", "shutdown-grace", "retain-days", "retain-mb", "retain-interval"},
                           {});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
@@ -131,6 +141,22 @@ int ServeCommand(const Args& argv) {
   }
   if (a.Has("shutdown-grace") && !ParseInt(a.Get("shutdown-grace"), 0, 86400, &grace_s)) {
     return Fail("--shutdown-grace must be a number of seconds");
+  }
+  double retain_days = 30;
+  int64_t retain_mb = 2048, retain_interval_s = 600;
+  if (a.Has("retain-days")) {
+    char* end = nullptr;
+    std::string v = a.Get("retain-days");
+    retain_days = std::strtod(v.c_str(), &end);
+    if (v.empty() || !end || *end != '\0' || !(retain_days >= 0) || retain_days > 36500) {
+      return Fail("--retain-days must be a number of days >= 0 (0 = keep forever)");
+    }
+  }
+  if (a.Has("retain-mb") && !ParseInt(a.Get("retain-mb"), 0, int64_t{1} << 30, &retain_mb)) {
+    return Fail("--retain-mb must be a number of MiB >= 0 (0 = no size limit)");
+  }
+  if (a.Has("retain-interval") && !ParseInt(a.Get("retain-interval"), 1, 86400 * 7, &retain_interval_s)) {
+    return Fail("--retain-interval must be a number of seconds >= 1");
   }
   std::error_code ec;
   std::string static_dir = a.Get("static");
@@ -189,7 +215,19 @@ int ServeCommand(const Args& argv) {
   ql.concurrency = static_cast<int>(concurrency);
   ql.per_flow = static_cast<int>(per_flow);
   core::RunService runs(&loop, &sup, store.get(), &events, ql);
+  runs.set_on_pruned([&events](const std::vector<RunId>& ids) {
+    for (RunId id : ids) events.Forget(id);
+  });
   runs.NoteExistingMaxId(max_id);
+  {
+    core::RetentionOptions ro;
+    ro.max_age = std::chrono::microseconds(static_cast<int64_t>(retain_days * 86400.0 * 1e6));
+    ro.max_bytes = retain_mb << 20;
+    ro.interval = std::chrono::milliseconds(retain_interval_s * 1000);
+    ro.runs_dir = data + "/runs";
+    ro.work_root = sup.work_root();
+    runs.StartRetention(std::move(ro));
+  }
   core::FlowLibrary library(&loop, &sup, store.get());
   core::Service service(&loop, &sup, store.get(), &runs, &events, &library, core::ServiceLimits{}, "0.1.0");
   sup.set_call_handler(&service);

@@ -335,4 +335,14 @@ void RunEvents::SendSnapshot(RunId run, std::shared_ptr<api::SseStream> stream, 
   });
 }
 
+void RunEvents::Forget(RunId run) {
+  auto it = logs_.find(run.value);
+  if (it != logs_.end()) {
+    total_bytes_ -= it->second->bytes();
+    logs_.erase(it);
+  }
+  span_ids_.erase(run.value);
+  finished_.erase(std::remove(finished_.begin(), finished_.end(), run.value), finished_.end());
+}
+
 }  // namespace hero::core

@@ -88,6 +88,9 @@ class RunEvents {
   Status Subscribe(RunId run, int64_t last_event_id, std::shared_ptr<api::SseStream> stream,
                    int64_t known_max_id);
 
+  // Drops a run's log (retention deleted the run): later subscribers get the store's answer.
+  void Forget(RunId run);
+
   int64_t span_events() const { return span_events_; }
   int64_t evicted_events() const { return evicted_events_; }
   size_t live_logs() const { return logs_.size(); }

@@ -2,6 +2,10 @@
 // record is committed (Supervisor's finished callback); waiters live inside their run's entry.
 #include "supervisor/core/run_service.h"
 
+#include <cstdio>
+#include <filesystem>
+
+#include "supervisor/base/clock.h"
 #include "supervisor/base/run_status.h"
 
 namespace hero::core {
@@ -10,7 +14,7 @@ RunService::RunService(uv_loop_t* loop, Supervisor* sup, store::Store* store, Ru
                        RunQueue::Limits limits)
     : loop_(loop), sup_(sup), store_(store), events_(events), queue_(std::move(limits)) {}
 
-RunService::~RunService() = default;
+RunService::~RunService() { *alive_ = false; }
 
 void RunService::Submit(RunRequest req, int depth, RecordFn done) {
   if (!accepting_) {
@@ -157,7 +161,105 @@ void RunService::Cancel(RunId id, RecordFn done) {
   done(it->second.rec);
 }
 
+void RunService::StartRetention(RetentionOptions opts) {
+  if (opts.max_age.count() <= 0 && opts.max_bytes <= 0) return;
+  retention_ = std::move(opts);
+  if (retention_.interval.count() <= 0) retention_.interval = std::chrono::milliseconds(600'000);
+  uv_timer_init(loop_, retention_timer_.Allocate(this));
+  retention_timer_.Initialized();
+  uv_unref(reinterpret_cast<uv_handle_t*>(retention_timer_.get()));  // never keeps the loop up
+  auto interval = static_cast<uint64_t>(retention_.interval.count());
+  uv_timer_start(retention_timer_.get(), &RunService::OnRetentionTick,
+                 std::min<uint64_t>(interval, 10'000), interval);
+}
+
+void RunService::OnRetentionTick(uv_timer_t* t) {
+  auto* self = static_cast<RunService*>(t->data);
+  if (self) self->RetentionPass();
+}
+
+void RunService::RetentionPass() {
+  if (retention_busy_ || !accepting_) return;
+  retention_busy_ = true;
+  store::PruneOptions o;
+  if (retention_.max_age.count() > 0) {
+    o.older_than_us = WallMicrosNow() - retention_.max_age.count();
+  }
+  o.max_bytes = retention_.max_bytes;
+  // Runs this service tracks are queued/running, or terminal with their final record still
+  // being committed: never delete those (the store skips queued/running by itself).
+  for (const auto& [id, a] : active_) o.keep.push_back(RunId{id});
+  store_->PruneRuns(std::move(o), [this, alive = alive_](Result<store::PruneResult> r) {
+    if (*alive) OnPruned(std::move(r));
+  });
+}
+
+void RunService::OnPruned(Result<store::PruneResult> r) {
+  if (!r.ok()) {
+    // The store logged the error; the next pass tries again.
+    std::fprintf(stderr, "hero_logic: retention: pass failed: %s\n", r.status().message().c_str());
+    retention_busy_ = false;
+    return;
+  }
+  retention_deleted_ += r->runs_deleted;
+  if (on_pruned_ && !r->ids.empty()) on_pruned_(r->ids);
+  // Directory removal can take long (a flow may leave many files): the libuv threadpool does
+  // it. remove_all unlinks symlinks instead of following them, so nothing outside the run's
+  // directory is touched. Ids are never reused (AUTOINCREMENT), so no new run owns these.
+  struct Work {
+    uv_work_t req;
+    RunService* svc;
+    std::shared_ptr<bool> alive;
+    store::PruneResult result;
+    std::string runs_dir, work_root;
+    int64_t dirs_removed = 0, dir_errors = 0;
+  };
+  auto* w = new Work;
+  w->req.data = w;
+  w->svc = this;
+  w->alive = alive_;
+  w->result = std::move(r).value();
+  w->runs_dir = retention_.runs_dir;
+  w->work_root = retention_.work_root;
+  uv_queue_work(
+      loop_, &w->req,
+      [](uv_work_t* req) {
+        auto* work = static_cast<Work*>(req->data);
+        for (RunId id : work->result.ids) {
+          for (const std::string* root : {&work->runs_dir, &work->work_root}) {
+            if (root->empty()) continue;
+            std::error_code ec;
+            std::string dir = *root + "/" + std::to_string(id.value);
+            std::uintmax_t n = std::filesystem::remove_all(dir, ec);
+            if (ec) {
+              ++work->dir_errors;
+            } else if (n > 0 && root == &work->runs_dir) {
+              ++work->dirs_removed;
+            }
+          }
+        }
+      },
+      [](uv_work_t* req, int) {
+        std::unique_ptr<Work> work(static_cast<Work*>(req->data));
+        const store::PruneResult& res = work->result;
+        std::string notes;
+        if (work->dir_errors) {
+          notes += "; " + std::to_string(work->dir_errors) + " dir(s) could not be removed";
+        }
+        if (!res.error.ok()) notes += "; stopped early: " + res.error.message();
+        std::fprintf(stderr,
+                     "hero_logic: retention: deleted %lld run(s), removed %lld run dir(s); "
+                     "database %.1f MiB -> %.1f MiB used%s\n",
+                     static_cast<long long>(res.runs_deleted),
+                     static_cast<long long>(work->dirs_removed),
+                     static_cast<double>(res.bytes_before) / (1 << 20),
+                     static_cast<double>(res.bytes_after) / (1 << 20), notes.c_str());
+        if (*work->alive) work->svc->retention_busy_ = false;
+      });
+}
+
 void RunService::BeginShutdown() {
+  retention_timer_.Close();
   accepting_ = false;
   std::vector<RunId> queued;
   for (auto& [id, a] : active_) {

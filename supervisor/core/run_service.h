@@ -11,7 +11,9 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "supervisor/core/event_log.h"
 #include "supervisor/core/run_queue.h"
@@ -19,6 +21,16 @@
 #include "supervisor/core/uv_handle.h"
 
 namespace hero::core {
+
+// Retention of finished runs (see RunService::StartRetention).
+struct RetentionOptions {
+  std::chrono::microseconds max_age{0};  // delete terminal runs that ended longer ago; 0 = keep
+  int64_t max_bytes = 0;                 // then the oldest while the database is larger; 0 = none
+  // Between passes; the first pass runs after min(interval, 10 s).
+  std::chrono::milliseconds interval{600'000};
+  std::string runs_dir;   // $DATA/runs: <id>/ of a deleted run is removed
+  std::string work_root;  // the per-run workdirs: <id>/ is removed too (a crash may leave one)
+};
 
 class RunService final : public RunObserver {
  public:
@@ -49,7 +61,20 @@ class RunService final : public RunObserver {
   void NoteChild(RunId parent);
   const store::RunRecord* Active(RunId id) const;
 
-  // Stop intake; queued runs end `interrupted` (they never started).
+  // Starts the retention timer: each pass asks the store to PruneRuns (terminal runs only,
+  // and never a run this service still tracks), then removes the run directories of the
+  // deleted ids on the libuv threadpool and prints one line with the counts to stderr. A pass
+  // never overlaps the previous one. No-op when both limits are 0. Stopped by BeginShutdown.
+  void StartRetention(RetentionOptions opts);
+  // Runs deleted by retention in this process.
+  int64_t retention_runs_deleted() const { return retention_deleted_; }
+  // Called on the loop thread with the ids of each pass's deleted runs (after their rows are
+  // gone, before their directories are), e.g. to forget in-memory state of those runs.
+  void set_on_pruned(std::function<void(const std::vector<RunId>&)> fn) {
+    on_pruned_ = std::move(fn);
+  }
+
+  // Stop intake; queued runs end `interrupted` (they never started). Stops retention.
   void BeginShutdown();
   bool accepting() const { return accepting_; }
 
@@ -84,6 +109,9 @@ class RunService final : public RunObserver {
   void Pump();
   void OnFinished(const store::RunRecord& rec);
   static void OnWaitTimeout(uv_timer_t* t);
+  static void OnRetentionTick(uv_timer_t* t);
+  void RetentionPass();
+  void OnPruned(Result<store::PruneResult> r);
 
   uv_loop_t* loop_;
   Supervisor* sup_;
@@ -95,6 +123,14 @@ class RunService final : public RunObserver {
   int64_t max_run_id_ = 0;
   bool accepting_ = true;
   bool pumping_ = false;
+
+  RetentionOptions retention_;
+  UvHandle<uv_timer_t> retention_timer_;
+  bool retention_busy_ = false;  // a pass is in the store or removing directories
+  int64_t retention_deleted_ = 0;
+  std::function<void(const std::vector<RunId>&)> on_pruned_;
+  // Store callbacks may run after this service is gone (~Store drains them): they check it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace hero::core

@@ -933,6 +933,9 @@ std::string Service::MetricsText() {
   line(buf);
   std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"1\"} %.6f", lag_.MaxSeconds());
   line(buf);
+  line("# HELP hero_retention_runs_deleted_total Finished runs deleted by retention (age or size).");
+  line("# TYPE hero_retention_runs_deleted_total counter");
+  line("hero_retention_runs_deleted_total " + std::to_string(runs_->retention_runs_deleted()));
   line("# HELP hero_store_healthy 1 if the last store commit succeeded.");
   line("# TYPE hero_store_healthy gauge");
   line(std::string("hero_store_healthy ") + (store_->healthy() ? "1" : "0"));

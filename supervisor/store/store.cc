@@ -227,6 +227,15 @@ class StoreThread {
   Result<std::vector<SpanRow>> DoGetSpans(RunId id);
   Result<std::vector<LogRow>> DoGetLogs(RunId id, std::optional<SpanSeq> span);
   Result<int> DoRecover(int64_t now_us);
+  // Retention (Store::PruneRuns). PruneStep runs one batch; it returns true once the op is
+  // finished and its completion posted, false if the op must be re-queued.
+  bool PruneStep(Store::PruneOp& o);
+  void FinishPrune(Store::PruneOp& o, Status err);
+  Result<int64_t> UsedBytes();
+  // Deletes (in one transaction) up to `limit` of the oldest terminal runs with ended_us <
+  // older_than_us (0 = any age), except `keep`, with their spans and logs.
+  Result<std::vector<RunId>> DeleteOldestRuns(int64_t older_than_us, int64_t limit,
+                                              const std::vector<RunId>& keep);
 
   Store* const s_;
   Db db_;
@@ -389,6 +398,23 @@ void StoreThread::HandleOp(Store::Op& op) {
           [&](Store::LibraryOp& o) {
             // Not part of the batch: the library commits its own transaction right now.
             s_->PostCompletion(o.run(library_));
+          },
+          [&](Store::PruneOp& o) {
+            // Every earlier write is committed first: a run's terminal update or its last
+            // spans must not be pending while it is deleted. This also commits the spans and
+            // logs that live runs submitted since the previous batch.
+            commit_first();
+            if (PruneStep(o)) return;
+            // Back of the queue: whatever was submitted meanwhile runs before the next batch.
+            bool requeued = false;
+            {
+              std::lock_guard<std::mutex> lk(s_->mu_);
+              if (!s_->stop_) {
+                s_->inbox_.ops.push_back(std::move(o));
+                requeued = true;
+              }
+            }
+            if (!requeued) FinishPrune(o, Status::Ok());  // shutting down: report what is done
           },
           [&](Store::ExecOp& o) {
             commit_first();
@@ -666,6 +692,143 @@ Result<int> StoreThread::DoRecover(int64_t now_us) {
   return marked;
 }
 
+Result<int64_t> StoreThread::UsedBytes() {
+  HERO_ASSIGN_OR_RETURN(int64_t pages, db_.QueryInt("PRAGMA page_count"));
+  HERO_ASSIGN_OR_RETURN(int64_t free_pages, db_.QueryInt("PRAGMA freelist_count"));
+  HERO_ASSIGN_OR_RETURN(int64_t page_size, db_.QueryInt("PRAGMA page_size"));
+  return (pages - free_pages) * page_size;
+}
+
+Result<std::vector<RunId>> StoreThread::DeleteOldestRuns(int64_t older_than_us, int64_t limit,
+                                                         const std::vector<RunId>& keep) {
+  std::unordered_set<int64_t> kept;
+  for (RunId k : keep) kept.insert(k.value);
+  HERO_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db_));
+  std::vector<RunId> ids;
+  {
+    // Oldest by id (creation order), which the primary key serves without a sort.
+    std::string sql = "SELECT id FROM runs WHERE status NOT IN ('" +
+                      std::string(RunStatusName(RunStatus::kQueued)) + "', '" +
+                      std::string(RunStatusName(RunStatus::kRunning)) + "')";
+    if (older_than_us > 0) sql += " AND ended_us < ?2";
+    sql += " ORDER BY id LIMIT ?1";
+    HERO_ASSIGN_OR_RETURN(Statement sel, db_.Prepare(sql));
+    sel.BindInt(1, limit + static_cast<int64_t>(kept.size()));
+    if (older_than_us > 0) sel.BindInt(2, older_than_us);
+    while (static_cast<int64_t>(ids.size()) < limit) {
+      HERO_ASSIGN_OR_RETURN(bool row, sel.Step());
+      if (!row) break;
+      int64_t id = sel.ColumnInt(0);
+      if (!kept.count(id)) ids.push_back(RunId{id});
+    }
+  }
+  if (ids.empty()) return ids;  // nothing written: the transaction just rolls back
+  HERO_ASSIGN_OR_RETURN(Statement logs, db_.Prepare("DELETE FROM span_logs WHERE run_id = ?1"));
+  HERO_ASSIGN_OR_RETURN(Statement spans, db_.Prepare("DELETE FROM spans WHERE run_id = ?1"));
+  HERO_ASSIGN_OR_RETURN(Statement runs, db_.Prepare("DELETE FROM runs WHERE id = ?1"));
+  for (RunId id : ids) {
+    for (Statement* st : {&logs, &spans, &runs}) {
+      st->BindInt(1, id.value);
+      HERO_RETURN_IF_ERROR(st->Run().WithContext("prune run " + std::to_string(id.value)));
+    }
+  }
+  HERO_RETURN_IF_ERROR(txn.Commit().WithContext("prune commit"));
+  return ids;
+}
+
+bool StoreThread::PruneStep(Store::PruneOp& o) {
+  PruneResult& r = o.acc;
+  if (o.opts.batch <= 0) o.opts.batch = 500;
+  if (!o.started) {
+    o.started = true;
+    Result<int64_t> used = UsedBytes();
+    if (!used.ok()) {
+      FinishPrune(o, used.status());
+      return true;
+    }
+    r.bytes_before = *used;
+  }
+  auto take = [&r](std::vector<RunId>& ids) {
+    r.runs_deleted += static_cast<int64_t>(ids.size());
+    r.ids.insert(r.ids.end(), ids.begin(), ids.end());
+  };
+  if (!o.age_done) {
+    if (o.opts.older_than_us <= 0) {
+      o.age_done = true;
+    } else {
+      Result<std::vector<RunId>> ids =
+          DeleteOldestRuns(o.opts.older_than_us, o.opts.batch, o.opts.keep);
+      if (!ids.ok()) {
+        FinishPrune(o, ids.status());
+        return true;
+      }
+      if (!ids->empty()) {
+        take(*ids);
+        return false;
+      }
+      o.age_done = true;
+    }
+  }
+  if (o.opts.max_bytes <= 0) {
+    FinishPrune(o, Status::Ok());
+    return true;
+  }
+  Result<int64_t> used = UsedBytes();
+  if (!used.ok()) {
+    FinishPrune(o, used.status());
+    return true;
+  }
+  if (*used <= o.opts.max_bytes) {
+    FinishPrune(o, Status::Ok());
+    return true;
+  }
+  // How many runs to delete next: the excess over the bytes one run frees. The first guess is
+  // the average run (an overestimate: the schema and the flow library count too); later ones
+  // use what the previous batch really freed, doubling while whole pages are not yet freed.
+  const int64_t excess = *used - o.opts.max_bytes;
+  int64_t n;
+  if (o.size_batch == 0) {
+    Result<int64_t> count = db_.QueryInt("SELECT COUNT(*) FROM runs");
+    if (!count.ok()) {
+      FinishPrune(o, count.status());
+      return true;
+    }
+    int64_t per_run = std::max<int64_t>(1, *used / std::max<int64_t>(1, *count));
+    n = (excess + per_run - 1) / per_run;
+  } else {
+    int64_t freed = o.last_used - *used;
+    int64_t per_run = freed / o.size_batch;
+    n = per_run > 0 ? (excess + per_run - 1) / per_run : o.size_batch * 2;
+  }
+  n = std::clamp<int64_t>(n, 1, o.opts.batch);
+  Result<std::vector<RunId>> ids = DeleteOldestRuns(0, n, o.opts.keep);
+  if (!ids.ok()) {
+    FinishPrune(o, ids.status());
+    return true;
+  }
+  if (ids->empty()) {  // only active (or kept) runs are left
+    FinishPrune(o, Status::Ok());
+    return true;
+  }
+  o.size_batch = static_cast<int64_t>(ids->size());
+  o.last_used = *used;
+  take(*ids);
+  return false;
+}
+
+void StoreThread::FinishPrune(Store::PruneOp& o, Status err) {
+  PruneResult r = std::move(o.acc);
+  Result<int64_t> used = UsedBytes();
+  r.bytes_after = used.ok() ? *used : r.bytes_before;
+  if (!err.ok()) HERO_LOG(kError) << "store: prune: " << err.ToString();
+  r.error = err;
+  Result<PruneResult> out = (!err.ok() && r.ids.empty()) ? Result<PruneResult>(err)
+                                                         : Result<PruneResult>(std::move(r));
+  s_->PostCompletion([done = std::move(o.done), out = std::move(out)]() mutable {
+    if (done) done(std::move(out));
+  });
+}
+
 // ---------------------------------------------------------------------------------------
 // Owner side.
 
@@ -867,6 +1030,13 @@ void Store::DeleteExample(int64_t id, std::function<void(Status)> done) {
   SubmitLibrary<Status>([id](FlowLibrary& lib) { return lib.DeleteExample(id); }, std::move(done));
 }
 
+void Store::PruneRuns(PruneOptions opts, std::function<void(Result<PruneResult>)> done) {
+  PruneOp op;
+  op.opts = std::move(opts);
+  op.done = std::move(done);
+  Submit(std::move(op));
+}
+
 void Store::DrainCompletions() {
   std::vector<std::function<void()>> ready;
   {
@@ -955,6 +1125,9 @@ Result<std::vector<ExampleRecord>> Store::ListExamplesSync(std::string flow_name
 }
 Status Store::DeleteExampleSync(int64_t id) {
   return WaitFor<Status>([&](auto cb) { DeleteExample(id, std::move(cb)); });
+}
+Result<PruneResult> Store::PruneRunsSync(PruneOptions opts) {
+  return WaitFor<Result<PruneResult>>([&](auto cb) { PruneRuns(std::move(opts), std::move(cb)); });
 }
 Status Store::ExecForTesting(std::string sql) {
   return WaitFor<Status>([&](auto cb) { Submit(ExecOp{std::move(sql), std::move(cb)}); });

@@ -35,6 +35,27 @@
 namespace hero::store {
 
 class StoreThread;  // store.cc: the state only the store thread touches
+
+// Retention: which runs PruneRuns deletes. Only terminal runs (never queued or running) are
+// candidates, oldest (lowest id) first.
+struct PruneOptions {
+  int64_t older_than_us = 0;  // delete every terminal run with ended_us < this; 0 = no age limit
+  int64_t max_bytes = 0;      // then delete more, oldest first, while the used size of the
+                              // database is above this; 0 = no size limit
+  int batch = 500;            // runs per transaction (> 0)
+  std::vector<RunId> keep;    // never deleted even if terminal (e.g. runs still finishing)
+};
+
+struct PruneResult {
+  int64_t runs_deleted = 0;
+  std::vector<RunId> ids;  // the deleted runs, ascending
+  // Used size of the database: (page_count - freelist_count) * page_size. The file does not
+  // shrink; freed pages are reused by later writes.
+  int64_t bytes_before = 0, bytes_after = 0;
+  // Ok, or the error of the batch that failed after earlier batches had committed (`ids` are
+  // the committed deletions either way).
+  Status error;
+};
 class FlowLibrary;  // flow_library.h: the flow library's SQL, run on the store thread
 
 class Store {
@@ -155,6 +176,16 @@ class Store {
   // kNotFound if no such preset.
   void DeleteExample(int64_t id, std::function<void(Status)> done);
 
+  // --- Retention. ---
+
+  // Deletes terminal runs with their spans and logs (flows and examples are untouched): first
+  // every run with ended_us < older_than_us, then, while the used database size exceeds
+  // max_bytes, more of the oldest. Each batch of at most `batch` runs is its own transaction;
+  // between batches the store thread serves other work (span/log group commits, reads), so a
+  // large prune never starves live runs. done gets an error only if nothing was deleted (a
+  // later failure is reported in PruneResult::error). The caller removes files of the ids.
+  void PruneRuns(PruneOptions opts, std::function<void(Result<PruneResult>)> done);
+
   // Owner thread: runs every ready callback, in completion order.
   void DrainCompletions();
 
@@ -178,6 +209,7 @@ class Store {
   Result<ExampleRecord> CreateExampleSync(ExampleRecord e);
   Result<std::vector<ExampleRecord>> ListExamplesSync(std::string flow_name);
   Status DeleteExampleSync(int64_t id);
+  Result<PruneResult> PruneRunsSync(PruneOptions opts);
 
   // Test hook: runs `sql` on the store connection (after committing pending rows) and waits.
   // Used to inject faults, e.g. "PRAGMA max_page_count=1" makes the next growth fail with
@@ -223,13 +255,24 @@ class Store {
     std::string sql;
     std::function<void(Status)> done;
   };
+  // Retention: one batch per turn; the store thread re-queues the op behind other work
+  // until it is done (see StoreThread::PruneStep).
+  struct PruneOp {
+    PruneOptions opts;
+    std::function<void(Result<PruneResult>)> done;
+    PruneResult acc;
+    bool started = false;
+    bool age_done = false;
+    int64_t size_batch = 0;          // runs in the next size batch (adapted to bytes freed)
+    int64_t last_used = 0;           // used bytes before the previous size batch
+  };
   // A flow library call: runs on the store thread (not batched) and returns the completion
   // to post to the owner.
   struct LibraryOp {
     std::function<std::function<void()>(FlowLibrary&)> run;
   };
   using Op = std::variant<CreateOp, UpdateOp, FlushOp, GetRunOp, ListRunsOp, GetSpansOp, GetLogsOp,
-                          RecoverOp, ExecOp, LibraryOp>;
+                          RecoverOp, ExecOp, LibraryOp, PruneOp>;
   struct SpanPut {
     RunId run;
     SpanRow row;

@@ -1,5 +1,5 @@
-// SpanAssembler. Hot path (span_start/span_log/span_end with a known parent): one id lookup,
-// one packed-buffer allocation per new span, no allocation per log/end once buffers are warm.
+// SpanAssembler. Hot path (span_start/span_log/span_end with a known parent): one id lookup per
+// event; no allocation per span once buffers are warm (a closed span's data is recycled).
 #include "span_listener/span_assembler.h"
 
 #include <algorithm>
@@ -91,8 +91,15 @@ void SpanAssembler::Apply(const Event& e) {
 
 void SpanAssembler::OnStart(const Event& e) {
   NoteTs(e.ts);
-  int32_t seq = table_.Find(e.id);
-  if (seq >= 0) return UpdateStart(seq, e);
+  const uint64_t id_hash = SpanTable::Hash(e.id);
+  int32_t seq = table_.Find(e.id, id_hash);
+  if (seq >= 0) {
+    if (table_.entry(seq).state != SpanState::kRunning) {
+      ++stats_.late_events;
+      return;
+    }
+    return UpdateStart(seq, e);
+  }
   if (table_.size() >= limits_.max_spans) {
     ++stats_.dropped_spans;
     return;
@@ -106,24 +113,25 @@ void SpanAssembler::OnStart(const Event& e) {
   int32_t parent = -1;
   uint8_t flags = 0;
   bool becomes_root = false;
-  std::string_view declared_parent;
+  std::string_view parent_id;
   if (e.parent_null) {
     if (root_ < 0) {
       becomes_root = true;
-      flags = SpanSlot::kAttached | SpanSlot::kRoot;
+      flags = SpanEntry::kAttached | SpanEntry::kAnchored | SpanEntry::kRoot;
     } else {
       parent = root_;
-      flags = SpanSlot::kAttached | SpanSlot::kOrphan;
+      parent_id = root_id_;
+      flags = SpanEntry::kOrphan;
     }
-  } else if (e.parent != e.id && (parent = table_.Find(e.parent)) >= 0) {
-    flags = SpanSlot::kAttached;
   } else {
-    declared_parent = e.parent;  // held until it arrives (a self-parent never does)
+    parent_id = e.parent;
+    // Held until the parent arrives (a self-parent never does).
+    if (e.parent != e.id) parent = table_.Find(e.parent);
   }
 
   SpanTable::Fields f;
   f[int(SpanField::kId)] = e.id;
-  f[int(SpanField::kParentId)] = declared_parent;
+  f[int(SpanField::kParentId)] = parent_id;
   f[int(SpanField::kName)] = e.name;
   f[int(SpanField::kFile)] = e.file;
   f[int(SpanField::kRpcService)] = e.rpc_service;
@@ -132,27 +140,36 @@ void SpanAssembler::OnStart(const Event& e) {
   f[int(SpanField::kError)] = {};
   f[int(SpanField::kErrorType)] = {};
   f[int(SpanField::kTraceback)] = {};
-  seq = table_.Add(f);
-  SpanSlot& s = table_.slot(seq);
-  s.start_us = e.ts;
-  s.line = e.line;
-  s.child_run_id = e.child_run_id;
-  s.kind = ParseSpanKind(e.kind);
+  if (table_.size() == 0 || e.ts < min_start_) min_start_ = e.ts;
+  seq = table_.Add(f, id_hash);
+  SpanEntry& s = table_.entry(seq);
+  SpanData& d = table_.data(seq);
+  d.start_us = e.ts;
+  d.line = e.line;
+  d.child_run_id = e.child_run_id;
+  d.kind = ParseSpanKind(e.kind);
   s.state = SpanState::kRunning;
-  s.parent = parent;
   s.flags = flags;
-  if (!e.parent_null && parent < 0 && e.parent != e.id) held_[e.parent].push_back(seq);
-  if (becomes_root) root_ = seq;
+  if (parent >= 0) {
+    Link(seq, parent);
+    AnchorOrDefer(seq);  // running: never dropped here
+  } else if (!e.parent_null && e.parent != e.id) {
+    held_[e.parent].push_back(seq);
+  }
+  if (becomes_root) {
+    root_ = seq;
+    root_id_.assign(e.id);
+  }
   Emit(seq);
   if (becomes_root) FlushHeldLogs();
   if (!held_.empty()) AttachHeldChildren(seq, e.id);
 }
 
 void SpanAssembler::UpdateStart(int32_t seq, const Event& e) {
-  SpanSlot& s = table_.slot(seq);
-  s.kind = ParseSpanKind(e.kind);
-  if (e.has_line) s.line = e.line;
-  if (e.has_child_run_id) s.child_run_id = e.child_run_id;
+  SpanData& d = table_.data(seq);
+  d.kind = ParseSpanKind(e.kind);
+  if (e.has_line) d.line = e.line;
+  if (e.has_child_run_id) d.child_run_id = e.child_run_id;
   table_.Set(seq, SpanField::kName, e.name);
   if (e.has_file) table_.Set(seq, SpanField::kFile, e.file);
   if (e.has_rpc_service) table_.Set(seq, SpanField::kRpcService, e.rpc_service);
@@ -165,6 +182,10 @@ void SpanAssembler::OnTag(const Event& e) {
   int32_t seq = table_.Find(e.id);
   if (seq < 0) {
     ++stats_.orphan_events;
+    return;
+  }
+  if (table_.entry(seq).state != SpanState::kRunning) {
+    ++stats_.late_events;
     return;
   }
   if (MergeTags(seq, e.tags_json)) Emit(seq);
@@ -218,20 +239,23 @@ void SpanAssembler::OnEnd(const Event& e) {
     ++stats_.orphan_events;
     return;
   }
-  SpanSlot& s = table_.slot(seq);
+  SpanEntry& s = table_.entry(seq);
   if (s.state != SpanState::kRunning) {
     ++stats_.duplicate_ends;
     return;
   }
+  SpanData& d = table_.data(seq);  // running spans are held
   s.state = EndState(e.status);
-  s.end_us = std::max(e.ts, s.start_us);
-  if (e.has_cpu) s.cpu_us = e.cpu_us;
-  if (e.has_rss) s.rss_kb = e.rss_kb;
+  d.end_us = std::max(e.ts, d.start_us);
+  max_end_ = std::max(max_end_, d.end_us);
+  if (e.has_cpu) d.cpu_us = e.cpu_us;
+  if (e.has_rss) d.rss_kb = e.rss_kb;
   if (!e.error.empty()) table_.Set(seq, SpanField::kError, e.error);
   if (!e.error_type.empty()) table_.Set(seq, SpanField::kErrorType, e.error_type);
   if (!e.traceback.empty()) table_.Set(seq, SpanField::kTraceback, e.traceback);
   Emit(seq);
   if (s.state == SpanState::kFailed) RecordFailure(seq);
+  MaybeDrop(seq);
 }
 
 void SpanAssembler::AttachHeldChildren(int32_t parent_seq, std::string_view parent_id) {
@@ -240,17 +264,73 @@ void SpanAssembler::AttachHeldChildren(int32_t parent_seq, std::string_view pare
   std::vector<int32_t> children = std::move(it->second);
   held_.erase(it);
   for (int32_t child : children) {
-    Attach(child, parent_seq, /*orphan=*/false);
+    Link(child, parent_seq);
     Emit(child);
+    AnchorOrDefer(child);
   }
 }
 
-void SpanAssembler::Attach(int32_t seq, int32_t parent_seq, bool orphan) {
-  SpanSlot& s = table_.slot(seq);
+void SpanAssembler::Link(int32_t seq, int32_t parent_seq) {
+  SpanEntry& s = table_.entry(seq);
   s.parent = parent_seq;
-  s.flags |= SpanSlot::kAttached;
-  if (orphan) s.flags |= SpanSlot::kOrphan;
-  table_.Set(seq, SpanField::kParentId, {});
+  s.flags |= SpanEntry::kAttached;
+  SpanEntry& p = table_.entry(parent_seq);
+  // The child is held (new, or waiting for this parent). A dropped parent (closed, anchored)
+  // stays dropped: a failure below it gets a path starting with ".../".
+  if (p.data != nullptr) {
+    ++p.data->held_children;
+    s.flags |= SpanEntry::kCounted;
+  }
+}
+
+void SpanAssembler::AnchorOrDefer(int32_t seq) {
+  int32_t parent = table_.entry(seq).parent;
+  if (table_.entry(parent).has(SpanEntry::kAnchored)) {
+    Anchor(seq, /*drop=*/true);
+  } else {
+    unanchored_children_[parent].push_back(seq);
+  }
+}
+
+void SpanAssembler::Anchor(int32_t seq, bool drop) {
+  if (unanchored_children_.empty()) {  // the usual case: nothing hangs below an unanchored span
+    table_.entry(seq).flags |= SpanEntry::kAnchored;
+    if (drop) MaybeDrop(seq);
+    return;
+  }
+  stack_.clear();
+  stack_.push_back(seq);
+  while (!stack_.empty()) {
+    int32_t at = stack_.back();
+    stack_.pop_back();
+    SpanEntry& s = table_.entry(at);
+    if (s.has(SpanEntry::kAnchored)) continue;
+    s.flags |= SpanEntry::kAnchored;
+    if (drop) MaybeDrop(at);
+    auto it = unanchored_children_.find(at);
+    if (it == unanchored_children_.end()) continue;
+    stack_.insert(stack_.end(), it->second.begin(), it->second.end());
+    unanchored_children_.erase(it);
+  }
+  if (stack_.capacity() > 4096) std::vector<int32_t>().swap(stack_);
+}
+
+// A closed, anchored span without held children is never emitted again: only its entry is
+// needed (id lookup for logs and children, state for late events). Dropping it may make its
+// parent droppable, and so on up.
+void SpanAssembler::MaybeDrop(int32_t seq) {
+  while (seq >= 0) {
+    SpanEntry& s = table_.entry(seq);
+    if (s.data == nullptr || seq == root_ || s.state == SpanState::kRunning ||
+        !s.has(SpanEntry::kAnchored) || s.data->held_children != 0) {
+      return;
+    }
+    table_.Drop(seq);
+    if (!s.has(SpanEntry::kCounted)) return;
+    s.flags &= static_cast<uint8_t>(~SpanEntry::kCounted);
+    seq = s.parent;
+    --table_.data(seq).held_children;
+  }
 }
 
 void SpanAssembler::RecordFailure(int32_t seq) {
@@ -258,9 +338,11 @@ void SpanAssembler::RecordFailure(int32_t seq) {
   Failure f;
   std::vector<std::string_view> names;
   int32_t at = seq;
-  for (int hops = 0; at >= 0 && hops < kMaxPathDepth; ++hops) {
+  // Ancestors of a held span are held (they have a held child) unless a span on the way was
+  // started below an already dropped parent: then the path starts with "...".
+  for (int hops = 0; at >= 0 && hops < kMaxPathDepth && table_.held(at); ++hops) {
     names.push_back(table_.Get(at, SpanField::kName));
-    at = table_.slot(at).parent;
+    at = table_.entry(at).parent;
   }
   if (at >= 0) f.path = "...";
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
@@ -316,25 +398,24 @@ void SpanAssembler::Finish(EndOutcome outcome, std::string_view reason, int64_t 
   const SpanState closed = OutcomeState(outcome);
   const std::string_view close_error = outcome == EndOutcome::kExited ? kExitedError : reason;
 
-  // Close open spans, innermost (latest started) first, so first_failure names the step.
+  // Nothing is dropped from here on (every dirty span is emitted below); all data is released
+  // at the end. Close open spans, innermost (latest started) first, so first_failure names the
+  // step.
   for (int32_t seq = table_.size() - 1; seq >= 0; --seq) {
-    SpanSlot& s = table_.slot(seq);
+    SpanEntry& s = table_.entry(seq);
     if (s.state != SpanState::kRunning) continue;
+    SpanData& d = table_.data(seq);
     s.state = closed;
-    s.end_us = std::max(end_ts, s.start_us);
-    s.flags |= SpanSlot::kDirty;
+    d.end_us = std::max(end_ts, d.start_us);
+    max_end_ = std::max(max_end_, d.end_us);
+    s.flags |= SpanEntry::kDirty;
     table_.Set(seq, SpanField::kError, close_error);
     if (closed == SpanState::kFailed) RecordFailure(seq);
   }
 
   if (root_ < 0) {
-    int64_t start = 0, end = end_ts;
-    for (int32_t seq = 0; seq < table_.size(); ++seq) {
-      const SpanSlot& s = table_.slot(seq);
-      start = seq == 0 ? s.start_us : std::min(start, s.start_us);
-      end = std::max(end, s.end_us);
-    }
-    if (table_.size() == 0) start = end_ts;
+    const int64_t start = table_.size() == 0 ? end_ts : min_start_;
+    const int64_t end = std::max(end_ts, max_end_);
     std::string id = "<root>";
     while (table_.Find(id) >= 0) id.push_back('\'');
     SpanState state = closed;
@@ -347,87 +428,69 @@ void SpanAssembler::Finish(EndOutcome outcome, std::string_view reason, int64_t 
     f[int(SpanField::kName)] = root_name_;
     f[int(SpanField::kError)] = error;
     root_ = table_.Add(f);
-    SpanSlot& r = table_.slot(root_);
-    r.kind = SpanKind::kFlowRoot;
+    root_id_ = id;
+    SpanEntry& r = table_.entry(root_);
+    SpanData& d = table_.data(root_);
+    d.kind = SpanKind::kFlowRoot;
     r.state = state;
-    r.start_us = start;
-    r.end_us = std::max(end, start);
-    r.flags = SpanSlot::kAttached | SpanSlot::kRoot | SpanSlot::kDirty;
+    d.start_us = start;
+    d.end_us = std::max(end, start);
+    r.flags = SpanEntry::kAttached | SpanEntry::kAnchored | SpanEntry::kRoot | SpanEntry::kDirty;
   }
 
   AttachUnreachable();
   held_.clear();
+  unanchored_children_.clear();
 
   // Parent first: a synthesized root (the last seq) is reported before the spans attached to
   // it, so a live observer never sees a parent_seq it does not know.
-  if (SpanSlot& r = table_.slot(root_); r.has(SpanSlot::kDirty)) {
-    r.flags &= static_cast<uint8_t>(~SpanSlot::kDirty);
+  if (SpanEntry& r = table_.entry(root_); r.has(SpanEntry::kDirty)) {
+    r.flags &= static_cast<uint8_t>(~SpanEntry::kDirty);
     Emit(root_);
   }
   for (int32_t seq = 0; seq < table_.size(); ++seq) {
-    SpanSlot& s = table_.slot(seq);
-    if (!s.has(SpanSlot::kDirty)) continue;
-    s.flags &= static_cast<uint8_t>(~SpanSlot::kDirty);
-    Emit(seq);
+    SpanEntry& s = table_.entry(seq);
+    if (!s.has(SpanEntry::kDirty)) continue;
+    s.flags &= static_cast<uint8_t>(~SpanEntry::kDirty);
+    Emit(seq);  // dirty spans were open or unanchored: held
   }
   FlushHeldLogs();
+  table_.DropAll();  // nothing is emitted again
+  decltype(held_)().swap(held_);
+  decltype(unanchored_children_)().swap(unanchored_children_);
+  std::vector<int32_t>().swap(stack_);
 }
 
-// Every span must hang below the root. First the spans whose parent never came; then, spans
-// still unreachable sit on (or below) a parent cycle: walk up to a node of the cycle, cut it
-// loose onto the root, and mark what became reachable. O(spans).
+void SpanAssembler::AttachToRootAtFinish(int32_t seq) {
+  SpanEntry& s = table_.entry(seq);
+  s.parent = root_;
+  s.flags |= SpanEntry::kAttached | SpanEntry::kOrphan | SpanEntry::kDirty;
+  table_.Set(seq, SpanField::kParentId, root_id_);
+}
+
+// Every span must hang below the root. Anchored spans do; the others are held (never
+// dropped). First the spans whose parent never came are attached to the root; then spans still
+// unanchored sit on (or below) a parent cycle: walk up to a node of the cycle, cut it loose
+// onto the root, and anchor what hangs below it. O(spans).
 void SpanAssembler::AttachUnreachable() {
   const int32_t n = table_.size();
   for (int32_t seq = 0; seq < n; ++seq) {
-    SpanSlot& s = table_.slot(seq);
-    if (s.has(SpanSlot::kAttached)) continue;
-    Attach(seq, root_, /*orphan=*/true);
-    s.flags |= SpanSlot::kDirty;
+    if (table_.entry(seq).has(SpanEntry::kAttached)) continue;
+    AttachToRootAtFinish(seq);
+    Anchor(seq, /*drop=*/false);
   }
-  // Children lists in CSR form.
-  std::vector<int32_t> first(static_cast<size_t>(n) + 1, 0), child(static_cast<size_t>(n));
   for (int32_t seq = 0; seq < n; ++seq) {
-    int32_t p = table_.slot(seq).parent;
-    if (p >= 0) ++first[static_cast<size_t>(p) + 1];
-  }
-  for (int32_t i = 0; i < n; ++i) first[i + 1] += first[i];
-  {
-    std::vector<int32_t> fill(first.begin(), first.end() - 1);
-    for (int32_t seq = 0; seq < n; ++seq) {
-      int32_t p = table_.slot(seq).parent;
-      if (p >= 0) child[static_cast<size_t>(fill[p]++)] = seq;
-    }
-  }
-  std::vector<uint8_t> reached(static_cast<size_t>(n), 0);
-  std::vector<int32_t> stack;
-  auto mark_from = [&](int32_t start) {
-    reached[start] = 1;
-    stack.push_back(start);
-    while (!stack.empty()) {
-      int32_t at = stack.back();
-      stack.pop_back();
-      for (int32_t i = first[at]; i < first[at + 1]; ++i) {
-        int32_t c = child[i];
-        if (!reached[c]) {
-          reached[c] = 1;
-          stack.push_back(c);
-        }
-      }
-    }
-  };
-  mark_from(root_);
-  std::vector<int32_t> walk(static_cast<size_t>(n), -1);
-  for (int32_t seq = 0; seq < n; ++seq) {
-    if (reached[seq]) continue;
+    if (table_.entry(seq).has(SpanEntry::kAnchored)) continue;
+    // Walking up from an unanchored span meets only unanchored spans, none visited by an
+    // earlier walk (those are anchored now): the first node seen twice is on the cycle.
     int32_t at = seq;
-    while (walk[at] != seq) {  // stops on the first node seen twice: a cycle member
-      walk[at] = seq;
-      at = table_.slot(at).parent;
-      HERO_CHECK(at >= 0 && !reached[at]);
+    while (!table_.entry(at).has(SpanEntry::kVisit)) {
+      table_.entry(at).flags |= SpanEntry::kVisit;
+      at = table_.entry(at).parent;
+      HERO_CHECK(at >= 0 && !table_.entry(at).has(SpanEntry::kAnchored));
     }
-    Attach(at, root_, /*orphan=*/true);
-    table_.slot(at).flags |= SpanSlot::kDirty;
-    mark_from(at);
+    AttachToRootAtFinish(at);
+    Anchor(at, /*drop=*/false);
   }
 }
 
@@ -453,27 +516,23 @@ void SpanAssembler::NoteMalformed(std::string_view line, std::string_view reason
 
 std::string SpanAssembler::root_status() const {
   if (root_ < 0) return "";
-  return std::string(SpanStateName(table_.slot(root_).state));
+  return std::string(SpanStateName(table_.entry(root_).state));
 }
 
 void SpanAssembler::Emit(int32_t seq) {
-  const SpanSlot& s = table_.slot(seq);
+  const SpanEntry& s = table_.entry(seq);
+  const SpanData& d = table_.data(seq);
   SpanTable::Fields f;
   table_.GetAll(seq, f);
   SpanRecord& r = row_;
   r.seq = SpanSeq{seq};
   r.span_id.assign(f[int(SpanField::kId)]);
-  if (s.parent >= 0) {
-    r.parent_seq = SpanSeq{s.parent};
-    r.parent_id.assign(table_.Get(s.parent, SpanField::kId));
-  } else {
-    r.parent_seq = SpanSeq{};
-    r.parent_id.assign(f[int(SpanField::kParentId)]);
-  }
+  r.parent_seq = s.parent >= 0 ? SpanSeq{s.parent} : SpanSeq{};
+  r.parent_id.assign(f[int(SpanField::kParentId)]);
   r.name.assign(f[int(SpanField::kName)]);
-  r.kind.assign(SpanKindName(s.kind));
-  r.start_us = s.start_us;
-  r.end_us = s.end_us;
+  r.kind.assign(SpanKindName(d.kind));
+  r.start_us = d.start_us;
+  r.end_us = d.end_us;
   r.status.assign(SpanStateName(s.state));
   std::string_view tags = f[int(SpanField::kTags)];
   if (tags.empty()) {
@@ -485,13 +544,13 @@ void SpanAssembler::Emit(int32_t seq) {
   r.error_type.assign(f[int(SpanField::kErrorType)]);
   r.traceback.assign(f[int(SpanField::kTraceback)]);
   r.file.assign(f[int(SpanField::kFile)]);
-  r.line = s.line;
+  r.line = d.line;
   r.rpc_service.assign(f[int(SpanField::kRpcService)]);
   r.rpc_method.assign(f[int(SpanField::kRpcMethod)]);
-  r.cpu_us = s.cpu_us;
-  r.rss_kb = s.rss_kb;
-  r.child_run_id = s.child_run_id;
-  r.orphan = s.has(SpanSlot::kOrphan);
+  r.cpu_us = d.cpu_us;
+  r.rss_kb = d.rss_kb;
+  r.child_run_id = d.child_run_id;
+  r.orphan = s.has(SpanEntry::kOrphan);
   sink_->OnSpan(r);
   if (r.tags_json.capacity() > (64u << 10) || r.traceback.capacity() > (64u << 10) ||
       r.error.capacity() > (64u << 10)) {

@@ -7,9 +7,19 @@
 //   store does insert-or-replace by seq. Seqs are 0, 1, 2, ... in order of first appearance
 //   (a synthesized root gets the next seq at Finish). A row's parent_seq always names a span
 //   already reported (at Finish a synthesized root is reported before what it adopts).
-// - Storage: every span (open or closed) is one compact SpanTable slot (88 B + packed strings;
-//   measured 189 heap B/span for 1,000,000 SDK-shaped spans, bench/listener_bench;
-//   see span_table.h), so closed spans can be re-emitted after a late span_tag/span_start.
+// - Storage (see span_table.h): every span keeps a 24-byte entry (id lookup, parent seq, state,
+//   flags) for the whole run. Its full data (strings, times, resources) is held while the span
+//   is open, and dropped once it has ended, is anchored (its parent chain reaches the root)
+//   and has no held children. So a closed span costs ~41 heap B (measured with
+//   bench/listener_bench BM_MillionSpansMemory), open ones their full size. Held in full until
+//   then: closed spans whose parent has not arrived or whose chain hangs off such a span, and
+//   closed ancestors of held spans (a failure's path names them). These count toward
+//   max_spans like any span: worst case (a stream that never sends its root) is the full size
+//   of every span, ~190 B each for SDK-shaped spans. At Finish all data is released.
+// - Events for a span that has already ended (span_tag, a repeated span_start) are counted in
+//   late_events and ignored (a second span_end counts in duplicate_ends); span_log still goes
+//   to the span. A closed span is therefore re-emitted only when it gets its parent: a held
+//   span whose parent arrives, or at Finish one the root adopts (orphan).
 // - Tags are kept as one minified JSON object per span without duplicate keys; a merge keeps a
 //   key's first position and its latest value. A merge whose result exceeds
 //   Limits::max_tag_bytes is dropped whole and counted (dropped_tag_events); so is the `tags`
@@ -66,6 +76,7 @@ struct Stats {
   int64_t events = 0;  // parsed events applied
   int64_t malformed_lines = 0, unknown_type_lines = 0, oversize_lines = 0;
   int64_t orphan_events = 0, duplicate_ends = 0;
+  int64_t late_events = 0;  // span_tag / repeated span_start for a span already ended: ignored
   int64_t dropped_spans = 0, dropped_log_bytes = 0, dropped_tag_events = 0;
   // At most 5 notes, <= 200 bytes of valid UTF-8 each: the first malformed lines ("line N:
   // <reason>: <line prefix>") and, once, a hello whose `v` is not 1 ("hello: unsupported
@@ -125,8 +136,12 @@ class SpanAssembler {
 
   const Stats& stats() const { return stats_; }
   int64_t span_count() const { return table_.size(); }
-  // The first span that ended failed (the innermost: inner spans end first), with its path.
-  std::optional<Failure> first_failure() const { return first_failure_; }
+  // Spans whose full data is held (open ones and the closed ones still needed; 0 after Finish).
+  int64_t held_spans() const { return table_.held_count(); }
+  // The first span that ended failed (the innermost: inner spans end first), with its path
+  // (recorded when it ended; a path through an ancestor whose data was already dropped, a span
+  // started below a closed parent, begins with ".../").
+  const std::optional<Failure>& first_failure() const { return first_failure_; }
   // Status of the root span, or "" while there is none.
   std::string root_status() const;
   bool finished() const { return finished_; }
@@ -148,7 +163,16 @@ class SpanAssembler {
   // Merges tags_json into the span's tags; false if dropped by the cap or unchanged.
   bool MergeTags(int32_t seq, std::string_view tags_json);
   void AttachHeldChildren(int32_t parent_seq, std::string_view parent_id);
-  void Attach(int32_t seq, int32_t parent_seq, bool orphan);
+  // Links a span to its parent (and counts it in the parent's held_children).
+  void Link(int32_t seq, int32_t parent_seq);
+  // After Link (and the span's Emit): anchors the span if its parent is anchored, else notes
+  // it below the parent for when that is anchored.
+  void AnchorOrDefer(int32_t seq);
+  // Marks the span and every span linked below it anchored; with drop, drops the data of the
+  // closed ones without held children.
+  void Anchor(int32_t seq, bool drop);
+  void MaybeDrop(int32_t seq);
+  void AttachToRootAtFinish(int32_t seq);
   void AttachUnreachable();
   void RecordFailure(int32_t seq);
   bool ChargeLog(size_t bytes);
@@ -168,8 +192,13 @@ class SpanAssembler {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
   };
+  std::string root_id_;
   // Declared parent id -> spans waiting for it.
   std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> held_;
+  // Seq of a span not anchored yet -> spans linked below it.
+  std::unordered_map<int32_t, std::vector<int32_t>> unanchored_children_;
+  std::vector<int32_t> stack_;  // Anchor's work list
+  int64_t min_start_ = 0, max_end_ = 0;  // over all spans (for a synthesized root)
   std::vector<HeldLog> held_logs_;
   int64_t log_bytes_ = 0;
   int64_t max_ts_ = 0;

@@ -407,7 +407,21 @@ void Run::OnSpanRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf) {
     return;
   }
   if (n == 0) return;
-  // EOF or error: the child side is gone.
+  // EOF or error: the child side is gone. libuv may report EOF early: a read() stops at a
+  // message that carried SCM_RIGHTS (the kernel drops the fds), and a short read plus POLLHUP
+  // is taken as end of stream. The peer is closed, so what is left is finite: read it all.
+  uv_os_fd_t fd = -1;
+  if (n == UV_EOF && uv_fileno(reinterpret_cast<uv_handle_t*>(s), &fd) == 0) {
+    for (;;) {
+      ssize_t got = ::read(fd, run->read_buf_, sizeof run->read_buf_);
+      if (got > 0) {
+        run->stream_->Feed(std::string_view(run->read_buf_, static_cast<size_t>(got)));
+        continue;
+      }
+      if (got < 0 && errno == EINTR) continue;
+      break;  // 0 = real EOF; EAGAIN = nothing more
+    }
+  }
   run->span_open_ = false;
   run->span_reading_ = false;
   run->span_sock_.Close();
@@ -728,6 +742,9 @@ void Run::FinishRun() {
     JsonWriter w;
     w.BeginArray();
     for (const auto& d : st.diagnostics) w.String(d);
+    if (st.late_events > 0) {
+      w.String(std::to_string(st.late_events) + " event(s) for spans that had already ended were ignored");
+    }
     if (!blocked_syscall_.empty()) w.String("blocked syscall " + blocked_syscall_ + " (" + std::to_string(blocked_count_) + "x)");
     w.EndArray();
     rec_.diagnostics_json = w.Take();

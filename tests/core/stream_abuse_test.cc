@@ -157,12 +157,12 @@ class StreamAbuseTest : public ::testing::Test {
   }
 
   // Starts `n` runs of the current script at once and runs the loop until all have ended.
-  std::vector<store::RunRecord> RunConcurrently(int n) {
+  std::vector<store::RunRecord> RunConcurrently(int n, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     std::vector<store::RunRecord> out(static_cast<size_t>(n));
     int done = 0;
     for (int i = 0; i < n; ++i) {
       sup_->StartRun(
-          Request(), nullptr,
+          Request(timeout), nullptr,
           [](Result<RunId> id) { ASSERT_TRUE(id.ok()) << id.status().ToString(); },
           [&, i](const store::RunRecord& rec) {
             out[static_cast<size_t>(i)] = rec;
@@ -172,9 +172,10 @@ class StreamAbuseTest : public ::testing::Test {
     while (done < n) uv_run(&loop_, UV_RUN_ONCE);
     return out;
   }
-  store::RunRecord RunToEnd(const std::string& body) {
+  store::RunRecord RunToEnd(const std::string& body,
+                           std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     launcher_.script = std::string(kPrelude) + body;
-    return RunConcurrently(1)[0];
+    return RunConcurrently(1, timeout)[0];
   }
 
   std::vector<store::SpanRow> Spans(RunId id) { return store_->GetSpansSync(id).value(); }
@@ -548,10 +549,12 @@ for i in range(1, 100001):
 w(bytes(b))
 time.sleep(0.5)
 w(end("1"))
-)");
+)", std::chrono::seconds(3));
   const int64_t peak = PeakRssBytes();
-  EXPECT_EQ(rec.status, RunStatus::kOk) << rec.reason;
-  EXPECT_EQ(rec.span_count, 1);
+  // SPEC §5: at the outstanding-call cap the supervisor stops reading the socket, so this
+  // child blocks in its own write and the run ends at its wall-clock timeout; what matters is
+  // that no reply queue grew meanwhile.
+  EXPECT_EQ(rec.status, RunStatus::kTimedOut) << rec.reason;
   EXPECT_LT(peak - rss_before, 16 * kMiB)
       << "peak RSS grew by " << (peak - rss_before) / kMiB
       << " MiB: call replies to a child that never reads are queued without bound";

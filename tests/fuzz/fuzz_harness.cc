@@ -76,10 +76,18 @@ class CheckingSink final : public spans::AssemblerSink {
       return Fail("span seq " + std::to_string(seq) + " out of order (seen " +
                   std::to_string(latest.size()) + ")");
     }
-    if (seq == static_cast<int64_t>(latest.size()))
+    if (seq == static_cast<int64_t>(latest.size())) {
       latest.push_back(r);
-    else
+    } else {
+      // A span that ended changes only when it gets its parent: the parent arrives (a held
+      // span), or at Finish the root adopts it (orphan). Late events for it are ignored.
+      const SpanRecord& before = latest[static_cast<size_t>(seq)];
+      bool attached = !before.parent_seq.valid() && r.parent_seq.valid();
+      if (before.status != "running" && !(finishing ? r.orphan : attached)) {
+        Fail("closed span '" + r.span_id + "' reported again without getting its parent");
+      }
       latest[static_cast<size_t>(seq)] = r;
+    }
     if (!KnownStatus(r.status)) Fail("unknown span status '" + r.status + "'");
     if (!KnownKind(r.kind)) Fail("unknown span kind '" + r.kind + "'");
     if (r.status != "running" && r.end_us < r.start_us) Fail("span ends before it starts");
@@ -134,6 +142,7 @@ class CheckingSink final : public spans::AssemblerSink {
 
   std::string transcript;
   std::vector<SpanRecord> latest;  // by seq
+  bool finishing = false;          // set by the driver just before Finish
   int64_t log_bytes = 0;
   int64_t callbacks = 0;
 
@@ -214,6 +223,10 @@ struct RunResult {
   std::string transcript;
 };
 
+void fail_held(std::string* violation) {
+  if (violation->empty()) *violation = "span data still held after Finish";
+}
+
 RunResult RunOnce(const FuzzConfig& cfg, std::string_view data, bool split, EndOutcome outcome,
                   bool pipe_logs, std::string* violation) {
   CheckingSink sink(cfg.limits, violation);
@@ -234,7 +247,9 @@ RunResult RunOnce(const FuzzConfig& cfg, std::string_view data, bool split, EndO
     }
   }
   const std::string_view reason = outcome == EndOutcome::kExited ? "" : "fuzz reason";
+  sink.finishing = true;
   stream.Finish(outcome, reason, cfg.now_us);
+  if (stream.assembler().held_spans() != 0) fail_held(violation);
   CheckFinished(stream, sink, cfg.limits, violation);
   // After Finish nothing more may change.
   int64_t before = sink.callbacks;

@@ -45,6 +45,9 @@ std::string EncodeInput(uint8_t limits_byte, uint8_t run_byte, uint16_t split_se
 //   parent is a reported span and the parent chain reaches the root (no cycles);
 // - span_count <= max_spans + 1 (the synthesized root is exempt) and every span was reported;
 //   seqs appear in order 0, 1, 2, ...; end_us >= start_us for closed spans;
+// - a span reported closed is reported again only when it gets its parent (the parent
+//   arrives; at Finish, as an orphan): events for an ended span are ignored; no span data is
+//   held after Finish;
 // - tags_json is a JSON object within max_tag_bytes; results/call params are valid JSON;
 //   total emitted log text <= max_log_bytes; every log names an already reported span;
 // - stats: lines == events + malformed + unknown types; <= 5 diagnostics, each <= 200 bytes

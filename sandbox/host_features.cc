@@ -132,14 +132,31 @@ HostFeatures ProbeHost(const std::string& bwrap_path) {
     f.userns_error = UsernsSysctlProblem();
     if (f.userns_error.empty()) {
       // The features the untrusted argv relies on, in one real sandbox start.
-      SpawnResult s = RunCaptured({bwrap_path, "--unshare-user", "--unshare-pid",
-                                   "--unshare-ipc", "--unshare-uts", "--unshare-net",
-                                   "--disable-userns", "--assert-userns-disabled", "--ro-bind",
-                                   "/", "/", "--proc", "/proc", "--size", "1048576", "--tmpfs",
-                                   "/tmp", "--remount-ro", "/", "--", "/usr/bin/true"});
+      SpawnResult s = RunCaptured({bwrap_path,
+                                   "--unshare-user",
+                                   "--unshare-pid",
+                                   "--unshare-ipc",
+                                   "--unshare-uts",
+                                   "--unshare-net",
+                                   "--disable-userns",
+                                   "--assert-userns-disabled",
+                                   "--ro-bind",
+                                   "/",
+                                   "/",
+                                   "--proc",
+                                   "/proc",
+                                   "--size",
+                                   "1048576",
+                                   "--tmpfs",
+                                   "/tmp",
+                                   "--remount-ro",
+                                   "/",
+                                   "--",
+                                   "/usr/bin/true"});
       f.userns_ok = s.spawned && WIFEXITED(s.status) && WEXITSTATUS(s.status) == 0;
       if (!f.userns_ok) {
-        f.userns_error = "bwrap test sandbox failed: " + (s.output.empty() ? "no output" : s.output);
+        f.userns_error =
+            "bwrap test sandbox failed: " + (s.output.empty() ? "no output" : s.output);
       }
     }
   } else {
@@ -160,8 +177,8 @@ HostFeatures ProbeHost(const std::string& bwrap_path) {
                            std::to_string(ver->micro);
   }
   f.libseccomp_api = seccomp_api_get();
-  f.libseccomp_ok = ver != nullptr && VersionAtLeast(f.libseccomp_version, 2, 5, 0) &&
-                    f.libseccomp_api >= 6;
+  f.libseccomp_ok =
+      ver != nullptr && VersionAtLeast(f.libseccomp_version, 2, 5, 0) && f.libseccomp_api >= 6;
 
   auto prog = BuildSeccompProgram(SeccompPolicy{});
   f.seccomp_program_ok = prog.ok();
@@ -186,8 +203,9 @@ Status CheckUntrustedAvailable(const HostFeatures& f) {
   };
   if (!f.bwrap_found) return missing("bubblewrap not found at " + f.bwrap_path);
   if (!f.bwrap_version_ok) {
-    return missing("bubblewrap " + (f.bwrap_version.empty() ? "(unknown version)" : f.bwrap_version) +
-                   " at " + f.bwrap_path + " is too old (need >= 0.8.0)");
+    return missing("bubblewrap " +
+                   (f.bwrap_version.empty() ? "(unknown version)" : f.bwrap_version) + " at " +
+                   f.bwrap_path + " is too old (need >= 0.8.0)");
   }
   if (!f.userns_ok) return missing("unprivileged user namespaces unusable: " + f.userns_error);
   if (!f.seccomp_notify_ok) {
@@ -198,9 +216,11 @@ Status CheckUntrustedAvailable(const HostFeatures& f) {
     return missing("libseccomp " + f.libseccomp_version + " API level " +
                    std::to_string(f.libseccomp_api) + " (need >= 2.5, API level >= 6)");
   }
-  if (!f.seccomp_program_ok) return missing("seccomp filter does not build: " + f.seccomp_program_error);
+  if (!f.seccomp_program_ok)
+    return missing("seccomp filter does not build: " + f.seccomp_program_error);
   if (!f.no_new_privs_ok) return missing("prctl(PR_SET_NO_NEW_PRIVS) unsupported");
-  if (!f.merged_usr) return missing("host is not merged-/usr (/lib, /bin, /sbin must link into usr/)");
+  if (!f.merged_usr)
+    return missing("host is not merged-/usr (/lib, /bin, /sbin must link into usr/)");
   return Status::Ok();
 }
 
@@ -221,7 +241,8 @@ std::string DescribeHost(const HostFeatures& f) {
        (f.seccomp_program_error.empty() ? "" : " (" + f.seccomp_program_error + ")") + "\n";
   s += std::string("no_new_privs: ") + yn(f.no_new_privs_ok) + "\n";
   s += std::string("merged /usr: ") + yn(f.merged_usr) + "\n";
-  s += std::string("cgroup v2: ") + yn(f.cgroup_v2) + ", cgroup v1 memory: " + yn(f.cgroup_v1_memory) + "\n";
+  s += std::string("cgroup v2: ") + yn(f.cgroup_v2) +
+       ", cgroup v1 memory: " + yn(f.cgroup_v1_memory) + "\n";
   s += DescribeCgroups(f.cgroups) + "\n";
   for (const auto& note : f.cgroups.notes) s += "cgroups note: " + note + "\n";
   Status st = CheckUntrustedAvailable(f);

@@ -15,21 +15,21 @@ namespace hero::sandbox {
 struct HostFeatures {
   std::string bwrap_path;
   bool bwrap_found = false;
-  std::string bwrap_version;   // "0.8.0"; empty if unknown
-  bool bwrap_version_ok = false;  // >= 0.8.0 (--disable-userns, --size, --perms)
-  bool userns_ok = false;      // sysctls allow it and a real bwrap sandbox started
-  std::string userns_error;    // why not (sysctl name, or bwrap's stderr)
-  bool seccomp_notify_ok = false;       // SECCOMP_GET_NOTIF_SIZES + USER_NOTIF action available
+  std::string bwrap_version;             // "0.8.0"; empty if unknown
+  bool bwrap_version_ok = false;         // >= 0.8.0 (--disable-userns, --size, --perms)
+  bool userns_ok = false;                // sysctls allow it and a real bwrap sandbox started
+  std::string userns_error;              // why not (sysctl name, or bwrap's stderr)
+  bool seccomp_notify_ok = false;        // SECCOMP_GET_NOTIF_SIZES + USER_NOTIF action available
   bool seccomp_kill_process_ok = false;  // SECCOMP_RET_KILL_PROCESS available
   unsigned libseccomp_api = 0;
   std::string libseccomp_version;
-  bool libseccomp_ok = false;  // version >= 2.5 and API level >= 6
+  bool libseccomp_ok = false;       // version >= 2.5 and API level >= 6
   bool seccomp_program_ok = false;  // BuildSeccompProgram succeeded
   std::string seccomp_program_error;
   bool no_new_privs_ok = false;
-  bool merged_usr = false;     // /lib /lib64 /bin /sbin are symlinks into usr/
+  bool merged_usr = false;  // /lib /lib64 /bin /sbin are symlinks into usr/
   std::string kernel_release;
-  bool cgroup_v2 = false;      // informational: /sys/fs/cgroup[/unified]/cgroup.controllers
+  bool cgroup_v2 = false;         // informational: /sys/fs/cgroup[/unified]/cgroup.controllers
   bool cgroup_v1_memory = false;  // informational: /sys/fs/cgroup/memory
   // DetectCgroups({.setup = false}): what per-run cgroups would use (writes nothing). Core runs
   // DetectCgroups() itself (with setup) before creating RunCgroups.

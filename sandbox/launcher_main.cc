@@ -8,12 +8,12 @@
 #include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -275,7 +275,9 @@ void PlaceMemfd(const void* data, size_t len, int target, const char* name) {
 
 void ApplyRlimits(const Args& a) {
   for (int i = 0; i < a.nrlimits; ++i) {
-    struct rlimit rl{a.rlimits[i].soft, a.rlimits[i].hard};
+    struct rlimit rl {
+      a.rlimits[i].soft, a.rlimits[i].hard
+    };
     if (setrlimit(a.rlimits[i].resource, &rl) != 0) DieErrno("setrlimit");
   }
 }
@@ -288,7 +290,8 @@ void DropPrivileges(uid_t uid, gid_t gid) {
   if (setresuid(uid, uid, uid) != 0) DieErrno("setresuid");
   uid_t r, e, s;
   gid_t rg, eg, sg;
-  if (getresuid(&r, &e, &s) != 0 || r != uid || e != uid || s != uid) Die("uid switch did not stick");
+  if (getresuid(&r, &e, &s) != 0 || r != uid || e != uid || s != uid)
+    Die("uid switch did not stick");
   if (getresgid(&rg, &eg, &sg) != 0 || rg != gid || eg != gid || sg != gid) {
     Die("gid switch did not stick");
   }
@@ -314,7 +317,8 @@ void ResetSignals(bool ignore_sigterm) {
 
 // Runs as the run uid: copies an fd opened as root into <cwd>/.hero/<name>.
 void Stage(int src, const char* name) {
-  if (mkdir(abi::kStageDirName, 0700) != 0 && errno != EEXIST) DieErrno("mkdir", abi::kStageDirName);
+  if (mkdir(abi::kStageDirName, 0700) != 0 && errno != EEXIST)
+    DieErrno("mkdir", abi::kStageDirName);
   int dir = open(abi::kStageDirName, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dir < 0) DieErrno("open", abi::kStageDirName);
   int out = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -378,7 +382,8 @@ void PrivateTmp(const Args& a) {
       MkdirP(a.keep[i]);
       char src[64];
       snprintf(src, sizeof src, "/proc/self/fd/%d", keep_fds[i]);
-      if (mount(src, a.keep[i], nullptr, MS_BIND | MS_REC, nullptr) != 0) DieErrno("bind", a.keep[i]);
+      if (mount(src, a.keep[i], nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        DieErrno("bind", a.keep[i]);
     }
   }
   for (int i = 0; i < a.nkeep; ++i) close(keep_fds[i]);
@@ -499,16 +504,19 @@ void SendFd(int sock, int fd) {
       static_cast<size_t>(st.st_size) > sizeof prog) {
     Die("seccomp fd: bad program size %lld", static_cast<long long>(st.st_size));
   }
-  if (pread(sfd, prog, static_cast<size_t>(st.st_size), 0) != st.st_size) DieErrno("read seccomp fd");
+  if (pread(sfd, prog, static_cast<size_t>(st.st_size), 0) != st.st_size)
+    DieErrno("read seccomp fd");
   close(sfd);
   struct stat sst;
-  if (fstat(abi::kNotifyFd, &sst) != 0 || !S_ISSOCK(sst.st_mode)) Die("notify socket missing at fd 4");
+  if (fstat(abi::kNotifyFd, &sst) != 0 || !S_ISSOCK(sst.st_mode))
+    Die("notify socket missing at fd 4");
   // Whatever bwrap or the outer launcher left behind (fds 5..9) does not reach python.
   CloseFrom(abi::kNotifyFd + 1);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) DieErrno("PR_SET_NO_NEW_PRIVS");
   ResetSignals(false);
   sock_fprog fprog{static_cast<unsigned short>(st.st_size / sizeof(sock_filter)), prog};
-  long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+  long listener =
+      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
   if (listener < 0) DieErrno("seccomp(SET_MODE_FILTER, NEW_LISTENER)");
   SendFd(abi::kNotifyFd, static_cast<int>(listener));
   // The sandbox must never hold its own listener (it could answer CONTINUE to itself).

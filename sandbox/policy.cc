@@ -83,8 +83,8 @@ Status ValidatePolicy(const Policy& p) {
   if ((p.uid == 0) != (p.gid == 0)) {
     return InvalidArgument("policy.uid and policy.gid must both be set or both be 0");
   }
-  if (p.limits.address_space_bytes == 0 || p.limits.cpu_seconds == 0 ||
-      p.limits.open_files < 16 || p.limits.processes == 0 || p.limits.file_size_bytes == 0) {
+  if (p.limits.address_space_bytes == 0 || p.limits.cpu_seconds == 0 || p.limits.open_files < 16 ||
+      p.limits.processes == 0 || p.limits.file_size_bytes == 0) {
     return InvalidArgument("policy.limits: AS, CPU, NPROC, FSIZE must be > 0 and NOFILE >= 16");
   }
   switch (p.profile) {
@@ -112,8 +112,8 @@ std::vector<std::string> BuildChildEnv(const Policy& p) {
   env.push_back("PATH=/usr/bin:/bin");
   env.push_back("HOME=" + (untrusted ? std::string(abi::kSandboxWork) : p.workdir));
   env.push_back("LANG=C.UTF-8");
-  env.push_back("PYTHONPATH=" + (untrusted ? std::string(abi::kSandboxSdkDir)
-                                           : JoinPath(p.runtime_dir, "py")));
+  env.push_back("PYTHONPATH=" +
+                (untrusted ? std::string(abi::kSandboxSdkDir) : JoinPath(p.runtime_dir, "py")));
   env.push_back("PYTHONDONTWRITEBYTECODE=1");
   // glibc reserves 64 MiB of address space per thread arena: without this, RLIMIT_AS allows
   // only a handful of threads.
@@ -171,7 +171,9 @@ std::string BuildPasswd(const Policy& p) {
   std::string uid = std::to_string(SandboxUid(p));
   std::string gid = std::to_string(SandboxGid(p));
   return "root:x:0:0:root:/nonexistent:/usr/sbin/nologin\n"
-         "hero:x:" + uid + ":" + gid + ":hero:" + abi::kSandboxWork + ":/usr/sbin/nologin\n"
+         "hero:x:" +
+         uid + ":" + gid + ":hero:" + abi::kSandboxWork +
+         ":/usr/sbin/nologin\n"
          "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
 }
 
@@ -185,7 +187,8 @@ std::vector<std::string> BuildBwrapArgv(const Policy& p) {
     a.insert(a.end(), items.begin(), items.end());
   };
   // Namespaces and process hygiene.
-  add({"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"});
+  add({"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+       "--unshare-cgroup-try"});
   if (!p.network) add({"--unshare-net"});
   add({"--uid", std::to_string(SandboxUid(p)), "--gid", std::to_string(SandboxGid(p))});
   add({"--hostname", "hero", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
@@ -209,8 +212,10 @@ std::vector<std::string> BuildBwrapArgv(const Policy& p) {
   add({"--perms", "0444", "--ro-bind-data", std::to_string(abi::kGroupFd), "/etc/group"});
   add({"--proc", "/proc", "--dev", "/dev"});
   add({"--size", std::to_string(p.shm_size_bytes), "--tmpfs", "/dev/shm"});
-  add({"--size", std::to_string(p.tmp_size_bytes), "--perms", "01777", "--tmpfs", abi::kSandboxTmp});
-  add({"--size", std::to_string(p.work_size_bytes), "--perms", "0700", "--tmpfs", abi::kSandboxWork});
+  add({"--size", std::to_string(p.tmp_size_bytes), "--perms", "01777", "--tmpfs",
+       abi::kSandboxTmp});
+  add({"--size", std::to_string(p.work_size_bytes), "--perms", "0700", "--tmpfs",
+       abi::kSandboxWork});
   add({"--ro-bind", p.runtime_dir, abi::kSandboxRuntimeDir});
   if (!p.source_path.empty()) {
     add({"--perms", "0444", "--ro-bind-data", std::to_string(abi::kSourceFd), abi::kSandboxFlow});
@@ -223,8 +228,7 @@ std::vector<std::string> BuildBwrapArgv(const Policy& p) {
   add({"--remount-ro", "/dev", "--remount-ro", "/"});
   add({"--chdir", abi::kSandboxWork});
   // The inner launcher loads seccomp (with a listener) as the last step before python.
-  add({"--", abi::kSandboxLauncher, "--inner",
-       "--seccomp-fd=" + std::to_string(abi::kSeccompFd)});
+  add({"--", abi::kSandboxLauncher, "--inner", "--seccomp-fd=" + std::to_string(abi::kSeccompFd)});
   for (const auto& kv : BuildChildEnv(p)) a.push_back("--env=" + kv);
   a.push_back("--");
   for (auto& arg : BuildFlowCommand(p)) a.push_back(std::move(arg));

@@ -88,7 +88,7 @@ struct Policy {
   // untrusted /tmp tmpfs; trusted (uid switching): each private tmpfs over /tmp, /var/tmp,
   // /dev/shm, /run/lock.
   uint64_t tmp_size_bytes = 64 * kMiB;
-  uint64_t shm_size_bytes = 16 * kMiB;   // untrusted /dev/shm tmpfs (POSIX semaphores)
+  uint64_t shm_size_bytes = 16 * kMiB;  // untrusted /dev/shm tmpfs (POSIX semaphores)
   // untrusted: false -> --unshare-net and AF_UNIX-only sockets. trusted: ignored, the host
   // network is shared (SPEC 5; E09/E11 are inherent Tier-0 gaps).
   bool network = false;

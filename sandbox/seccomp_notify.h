@@ -13,9 +13,9 @@
 namespace hero::sandbox {
 
 struct BlockedCall {
-  pid_t pid = 0;        // offending task (thread id) in the supervisor's pid namespace; 0 if unknown
+  pid_t pid = 0;  // offending task (thread id) in the supervisor's pid namespace; 0 if unknown
   int syscall_nr = -1;
-  std::string name;     // "ptrace"; "syscall_<nr>" if libseccomp cannot name it
+  std::string name;  // "ptrace"; "syscall_<nr>" if libseccomp cannot name it
   // "blocked syscall <name>": the run's reason when this ended it.
   std::string Reason() const { return "blocked syscall " + name; }
 };

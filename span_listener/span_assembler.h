@@ -197,7 +197,7 @@ class SpanAssembler {
   std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> held_;
   // Seq of a span not anchored yet -> spans linked below it.
   std::unordered_map<int32_t, std::vector<int32_t>> unanchored_children_;
-  std::vector<int32_t> stack_;  // Anchor's work list
+  std::vector<int32_t> stack_;           // Anchor's work list
   int64_t min_start_ = 0, max_end_ = 0;  // over all spans (for a synthesized root)
   std::vector<HeldLog> held_logs_;
   int64_t log_bytes_ = 0;

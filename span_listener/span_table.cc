@@ -35,22 +35,22 @@ const SipKey& Key() {
 
 inline uint64_t Rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
 
-#define HERO_SIPROUND             \
-  do {                            \
-    v0 += v1;                     \
-    v1 = Rotl(v1, 13);            \
-    v1 ^= v0;                     \
-    v0 = Rotl(v0, 32);            \
-    v2 += v3;                     \
-    v3 = Rotl(v3, 16);            \
-    v3 ^= v2;                     \
-    v0 += v3;                     \
-    v3 = Rotl(v3, 21);            \
-    v3 ^= v0;                     \
-    v2 += v1;                     \
-    v1 = Rotl(v1, 17);            \
-    v1 ^= v2;                     \
-    v2 = Rotl(v2, 32);            \
+#define HERO_SIPROUND  \
+  do {                 \
+    v0 += v1;          \
+    v1 = Rotl(v1, 13); \
+    v1 ^= v0;          \
+    v0 = Rotl(v0, 32); \
+    v2 += v3;          \
+    v3 = Rotl(v3, 16); \
+    v3 ^= v2;          \
+    v0 += v3;          \
+    v3 = Rotl(v3, 21); \
+    v3 ^= v0;          \
+    v2 += v1;          \
+    v1 = Rotl(v1, 17); \
+    v1 ^= v2;          \
+    v2 = Rotl(v2, 32); \
   } while (0)
 
 // SipHash-1-3 (one compression round, three finalization rounds).
@@ -70,14 +70,29 @@ uint64_t Hash64(std::string_view s) {
   }
   uint64_t b = static_cast<uint64_t>(n) << 56;
   switch (n & 7) {
-    case 7: b |= uint64_t{p[6]} << 48; [[fallthrough]];
-    case 6: b |= uint64_t{p[5]} << 40; [[fallthrough]];
-    case 5: b |= uint64_t{p[4]} << 32; [[fallthrough]];
-    case 4: b |= uint64_t{p[3]} << 24; [[fallthrough]];
-    case 3: b |= uint64_t{p[2]} << 16; [[fallthrough]];
-    case 2: b |= uint64_t{p[1]} << 8; [[fallthrough]];
-    case 1: b |= uint64_t{p[0]}; break;
-    case 0: break;
+    case 7:
+      b |= uint64_t{p[6]} << 48;
+      [[fallthrough]];
+    case 6:
+      b |= uint64_t{p[5]} << 40;
+      [[fallthrough]];
+    case 5:
+      b |= uint64_t{p[4]} << 32;
+      [[fallthrough]];
+    case 4:
+      b |= uint64_t{p[3]} << 24;
+      [[fallthrough]];
+    case 3:
+      b |= uint64_t{p[2]} << 16;
+      [[fallthrough]];
+    case 2:
+      b |= uint64_t{p[1]} << 8;
+      [[fallthrough]];
+    case 1:
+      b |= uint64_t{p[0]};
+      break;
+    case 0:
+      break;
   }
   v3 ^= b;
   HERO_SIPROUND;

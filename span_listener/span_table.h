@@ -128,7 +128,7 @@ class SpanTable {
   std::vector<std::unique_ptr<SpanEntry[]>> chunks_;
   int32_t size_ = 0;
   int32_t held_ = 0;
-  std::vector<uint64_t> index_;  // (hash >> 32 << 32) | (seq + 1); 0 = empty
+  std::vector<uint64_t> index_;                   // (hash >> 32 << 32) | (seq + 1); 0 = empty
   std::vector<std::unique_ptr<SpanData>> spare_;  // dropped data kept for reuse
   std::string scratch_;
 };

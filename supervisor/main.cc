@@ -7,7 +7,8 @@
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") return hero::cli::MainHelp();
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help")
+    return hero::cli::MainHelp();
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "run") return hero::cli::RunCommand(args);

@@ -31,7 +31,10 @@ class FakeClock final : public Clock {
  public:
   int64_t WallMicros() override { return wall_us_; }
   MonoTime Mono() override { return mono_; }
-  void Advance(Micros d) { wall_us_ += d.count(); mono_ += d; }
+  void Advance(Micros d) {
+    wall_us_ += d.count();
+    mono_ += d;
+  }
   void SetWall(int64_t us) { wall_us_ = us; }
 
  private:

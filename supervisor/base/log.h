@@ -29,7 +29,7 @@ class LogLine {
 }  // namespace hero
 
 // A for-statement (not if/else) so `if (x) HERO_LOG(kWarn) << ...;` has no dangling else.
-#define HERO_LOG(level)                                                              \
+#define HERO_LOG(level)                                                                    \
   for (bool hero_log_on_ = ::hero::LogLevel::level >= ::hero::GetLogLevel(); hero_log_on_; \
-       hero_log_on_ = false)                                                         \
+       hero_log_on_ = false)                                                               \
   ::hero::LogLine(::hero::LogLevel::level, __FILE__, __LINE__)

@@ -10,18 +10,19 @@ namespace hero {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,    // caller's input is wrong (bad JSON, wrong type, unknown flow file)
-  kNotFound,           // named thing does not exist (run, flow, file)
+  kInvalidArgument,  // caller's input is wrong (bad JSON, wrong type, unknown flow file)
+  kNotFound,         // named thing does not exist (run, flow, file)
   kAlreadyExists,
-  kFailedPrecondition, // system not in a state to do this (sandbox feature missing, daemon stopping)
-  kResourceExhausted,  // a limit or cap was hit (fds, processes, queue full, disk full)
+  kFailedPrecondition,  // system not in a state to do this (sandbox feature missing, daemon
+                        // stopping)
+  kResourceExhausted,   // a limit or cap was hit (fds, processes, queue full, disk full)
   kPermissionDenied,
-  kUnavailable,        // transient: try again later (daemon not running, EAGAIN)
+  kUnavailable,  // transient: try again later (daemon not running, EAGAIN)
   kDeadlineExceeded,
   kCancelled,
   kUnimplemented,
-  kIo,                 // an I/O error from the OS or SQLite
-  kInternal,           // a bug or corrupted state
+  kIo,        // an I/O error from the OS or SQLite
+  kInternal,  // a bug or corrupted state
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -49,7 +50,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status FailedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
@@ -64,8 +67,8 @@ inline Status IoError(std::string m) { return {StatusCode::kIo, std::move(m)}; }
 }  // namespace hero
 
 // Propagates a non-ok Status from an expression returning Status.
-#define HERO_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    ::hero::Status hero_status_ = (expr);   \
+#define HERO_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::hero::Status hero_status_ = (expr);        \
     if (!hero_status_.ok()) return hero_status_; \
   } while (0)

@@ -3,7 +3,8 @@
 
 namespace hero::cli {
 
-Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const std::set<std::string>& with_value,
+Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                             const std::set<std::string>& with_value,
                              const std::set<std::string>& boolean) {
   ParsedArgs out;
   for (size_t i = 0; i < args.size(); ++i) {

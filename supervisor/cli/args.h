@@ -23,7 +23,8 @@ struct ParsedArgs {
 };
 
 // `with_value`: flags that take a value; `boolean`: flags without one. "help" is always known.
-Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args, const std::set<std::string>& with_value,
+Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
+                             const std::set<std::string>& with_value,
                              const std::set<std::string>& boolean);
 
 }  // namespace hero::cli

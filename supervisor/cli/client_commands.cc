@@ -52,7 +52,9 @@ std::string SocketPath(const ParsedArgs& a) {
   return a.Get("socket", ResolveDataDir(a.Get("data")) + "/hero_logic.sock");
 }
 
-Result<api::RpcClient> Connect(const ParsedArgs& a) { return api::RpcClient::ForUnixSocket(SocketPath(a)); }
+Result<api::RpcClient> Connect(const ParsedArgs& a) {
+  return api::RpcClient::ForUnixSocket(SocketPath(a));
+}
 
 std::string Str(simdjson::dom::element e, const char* key) {
   std::string_view s;
@@ -94,57 +96,58 @@ int FollowRun(api::RpcClient& client, RunId run) {
   store::RunRecord last;
   int64_t last_id = -1;
   for (int attempt = 0; attempt < 20 && exit_code < 0; ++attempt) {
-    Status s = client.StreamEvents(run, last_id, [&](int64_t id, std::string_view event, std::string_view data) {
-      if (id >= 0) last_id = id;
-      simdjson::dom::element e;
-      if (parser.parse(data.data(), data.size()).get(e) != simdjson::SUCCESS) return true;
-      if (event == "span") {
-        spans::SpanRecord r;
-        r.seq = SpanSeq{Int(e, "seq")};
-        r.span_id = Str(e, "id");
-        r.parent_id = Str(e, "parent");
-        r.name = Str(e, "name");
-        r.kind = Str(e, "kind");
-        r.status = Str(e, "status");
-        r.start_us = Int(e, "start_us");
-        r.end_us = Int(e, "end_us");
-        r.error = Str(e, "error");
-        r.error_type = Str(e, "error_type");
-        r.rpc_service = Str(e, "rpc_service");
-        r.rpc_method = Str(e, "rpc_method");
-        seq_of[r.span_id] = r.seq.value;
-        printer.OnSpan(run, r);
-      } else if (event == "log") {
-        spans::LogRecord l;
-        auto it = seq_of.find(Str(e, "span_id"));
-        l.span_seq = SpanSeq{it == seq_of.end() ? 0 : it->second};
-        l.ts_us = Int(e, "ts_us");
-        l.stream = Str(e, "stream");
-        l.text = Str(e, "text");
-        printer.OnLog(run, l);
-      } else if (event == "status") {
-        last.id = run;
-        last.flow_name = Str(e, "flow");
-        last.profile = Str(e, "profile");
-        auto st = ParseRunStatus(Str(e, "status"));
-        if (st) last.status = *st;
-        last.reason = Str(e, "reason");
-        last.created_us = Int(e, "created_us");
-        last.started_us = Int(e, "started_us");
-        last.ended_us = Int(e, "ended_us");
-      } else if (event == "end") {
-        auto st = ParseRunStatus(Str(e, "status"));
-        if (st) last.status = *st;
-        last.reason = Str(e, "reason");
-        exit_code = static_cast<int>(Int(e, "exit_code", 1));
-        return false;
-      } else if (event == "error") {
-        std::fprintf(stderr, "hero_logic: %s\n", Str(e, "message").c_str());
-        exit_code = 1;
-        return false;
-      }
-      return true;
-    });
+    Status s = client.StreamEvents(
+        run, last_id, [&](int64_t id, std::string_view event, std::string_view data) {
+          if (id >= 0) last_id = id;
+          simdjson::dom::element e;
+          if (parser.parse(data.data(), data.size()).get(e) != simdjson::SUCCESS) return true;
+          if (event == "span") {
+            spans::SpanRecord r;
+            r.seq = SpanSeq{Int(e, "seq")};
+            r.span_id = Str(e, "id");
+            r.parent_id = Str(e, "parent");
+            r.name = Str(e, "name");
+            r.kind = Str(e, "kind");
+            r.status = Str(e, "status");
+            r.start_us = Int(e, "start_us");
+            r.end_us = Int(e, "end_us");
+            r.error = Str(e, "error");
+            r.error_type = Str(e, "error_type");
+            r.rpc_service = Str(e, "rpc_service");
+            r.rpc_method = Str(e, "rpc_method");
+            seq_of[r.span_id] = r.seq.value;
+            printer.OnSpan(run, r);
+          } else if (event == "log") {
+            spans::LogRecord l;
+            auto it = seq_of.find(Str(e, "span_id"));
+            l.span_seq = SpanSeq{it == seq_of.end() ? 0 : it->second};
+            l.ts_us = Int(e, "ts_us");
+            l.stream = Str(e, "stream");
+            l.text = Str(e, "text");
+            printer.OnLog(run, l);
+          } else if (event == "status") {
+            last.id = run;
+            last.flow_name = Str(e, "flow");
+            last.profile = Str(e, "profile");
+            auto st = ParseRunStatus(Str(e, "status"));
+            if (st) last.status = *st;
+            last.reason = Str(e, "reason");
+            last.created_us = Int(e, "created_us");
+            last.started_us = Int(e, "started_us");
+            last.ended_us = Int(e, "ended_us");
+          } else if (event == "end") {
+            auto st = ParseRunStatus(Str(e, "status"));
+            if (st) last.status = *st;
+            last.reason = Str(e, "reason");
+            exit_code = static_cast<int>(Int(e, "exit_code", 1));
+            return false;
+          } else if (event == "error") {
+            std::fprintf(stderr, "hero_logic: %s\n", Str(e, "message").c_str());
+            exit_code = 1;
+            return false;
+          }
+          return true;
+        });
     if (!s.ok()) {
       if (s.code() == StatusCode::kIo) continue;  // the connection broke: resume
       return Fail(s.message());
@@ -215,8 +218,8 @@ int FlowsCommand(const Args& argv) {
     std::printf("%-28s %-8s %s\n", "NAME", "VERSION", "DESCRIPTION");
     size_t n = 0;
     for (simdjson::dom::element f : doc.get_array()) {
-      std::printf("%-28s %-8lld %s\n", Str(f, "name").c_str(), static_cast<long long>(Int(f, "current_version")),
-                  Str(f, "description").c_str());
+      std::printf("%-28s %-8lld %s\n", Str(f, "name").c_str(),
+                  static_cast<long long>(Int(f, "current_version")), Str(f, "description").c_str());
       ++n;
     }
     if (n == 0) std::printf("(no flows)\n");
@@ -249,8 +252,8 @@ int FlowsCommand(const Args& argv) {
     if (!r.ok()) return Fail(r.status().message());
     if (a.Has("json")) return std::printf("%s\n", r->c_str()), 0;
     if (parser.parse(*r).get(doc) != simdjson::SUCCESS) return Fail("malformed answer");
-    std::printf("%s flow %s version %lld\n", updated ? "updated" : "added", Str(doc, "name").c_str(),
-                static_cast<long long>(Int(doc, "version")));
+    std::printf("%s flow %s version %lld\n", updated ? "updated" : "added",
+                Str(doc, "name").c_str(), static_cast<long long>(Int(doc, "version")));
     return 0;
   }
   if (sub == "search") {
@@ -277,7 +280,8 @@ int FlowsCommand(const Args& argv) {
 }
 
 int RemoteRunCommand(const ParsedArgs& a) {
-  if (a.positional.size() != 1) return Fail("run needs exactly one FILE.py (see hero_logic run --help)", 2);
+  if (a.positional.size() != 1)
+    return Fail("run needs exactly one FILE.py (see hero_logic run --help)", 2);
   auto src = ReadText(a.positional[0]);
   if (!src.ok()) return Fail(src.status().message(), 2);
   std::string input = a.Get("input", "{}");

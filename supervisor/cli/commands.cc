@@ -100,7 +100,8 @@ Result<std::string> ReadFileText(const std::string& path) {
   return ss.str();
 }
 
-Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir, std::function<void()> wake) {
+Result<std::unique_ptr<store::Store>> OpenStore(const std::string& data_dir,
+                                                std::function<void()> wake) {
   std::error_code ec;
   std::filesystem::create_directories(data_dir, ec);
   if (ec) return IoError("cannot create data directory " + data_dir + ": " + ec.message());
@@ -136,8 +137,9 @@ std::string DefaultSdkDir() {
 }
 
 int RunCommand(const Args& argv) {
-  auto parsed = ParseArgs(argv, {"input", "input-file", "name", "profile", "timeout", "data", "socket"},
-                          {"json", "network", "quiet", "remote"});
+  auto parsed =
+      ParseArgs(argv, {"input", "input-file", "name", "profile", "timeout", "data", "socket"},
+                {"json", "network", "quiet", "remote"});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
@@ -145,7 +147,8 @@ int RunCommand(const Args& argv) {
     return 0;
   }
   if (a.Has("remote")) return RemoteRunCommand(a);
-  if (a.positional.size() != 1) return Fail("run needs exactly one FILE.py (see hero_logic run --help)");
+  if (a.positional.size() != 1)
+    return Fail("run needs exactly one FILE.py (see hero_logic run --help)");
   const std::string file = a.positional[0];
   auto source = ReadFileText(file);
   if (!source.ok()) return Fail(source.status().message());
@@ -172,7 +175,8 @@ int RunCommand(const Args& argv) {
   if (a.Has("timeout")) {
     char* end = nullptr;
     double s = std::strtod(a.Get("timeout").c_str(), &end);
-    if (!end || *end != '\0' || !(s > 0) || s > 86400 * 7) return Fail("--timeout must be a number of seconds > 0");
+    if (!end || *end != '\0' || !(s > 0) || s > 86400 * 7)
+      return Fail("--timeout must be a number of seconds > 0");
     req.timeout = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
   }
   req.network = a.Has("network");
@@ -268,8 +272,9 @@ int RunCommand(const Args& argv) {
   if (json) {
     auto spans = store->GetSpansSync(run_id);
     auto logs = store->GetLogsSync(run_id, std::nullopt);
-    core::SpanTree tree = core::BuildTree(spans.ok() ? std::move(spans).value() : std::vector<store::SpanRow>{},
-                                          logs.ok() ? std::move(logs).value() : std::vector<store::LogRow>{});
+    core::SpanTree tree =
+        core::BuildTree(spans.ok() ? std::move(spans).value() : std::vector<store::SpanRow>{},
+                        logs.ok() ? std::move(logs).value() : std::vector<store::LogRow>{});
     std::string doc = core::RunDocumentJson(final_rec, tree);
     std::fwrite(doc.data(), 1, doc.size(), stdout);
     std::fputc('\n', stdout);
@@ -311,7 +316,8 @@ int RunsCommand(const Args& argv) {
     return 0;
   }
   PrintStyle style = StyleFor(stdout);
-  std::printf("%-7s %-11s %-24s %-20s %-9s %s\n", "ID", "STATUS", "FLOW", "STARTED", "DURATION", "REASON");
+  std::printf("%-7s %-11s %-24s %-20s %-9s %s\n", "ID", "STATUS", "FLOW", "STARTED", "DURATION",
+              "REASON");
   for (const auto& r : *runs) {
     char when[32] = "-";
     time_t t = static_cast<time_t>((r.started_us ? r.started_us : r.created_us) / 1'000'000);
@@ -319,10 +325,13 @@ int RunsCommand(const Args& argv) {
     localtime_r(&t, &tmv);
     strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tmv);
     std::string status(RunStatusName(r.status));
-    std::string colored = style.color ? std::string(r.status == RunStatus::kOk ? "\033[32m" : "\033[31m") + status + "\033[0m" : status;
-    std::printf("%-7lld %s%*s %-24.24s %-20s %-9s %s\n", static_cast<long long>(r.id.value), colored.c_str(),
-                static_cast<int>(11 - status.size()), "", r.flow_name.c_str(), when,
-                FormatSpanDuration(r.started_us, r.ended_us).c_str(), r.reason.c_str());
+    std::string colored =
+        style.color
+            ? std::string(r.status == RunStatus::kOk ? "\033[32m" : "\033[31m") + status + "\033[0m"
+            : status;
+    std::printf("%-7lld %s%*s %-24.24s %-20s %-9s %s\n", static_cast<long long>(r.id.value),
+                colored.c_str(), static_cast<int>(11 - status.size()), "", r.flow_name.c_str(),
+                when, FormatSpanDuration(r.started_us, r.ended_us).c_str(), r.reason.c_str());
   }
   if (runs->empty()) std::printf("(no runs)\n");
   return 0;
@@ -339,7 +348,8 @@ int ShowCommand(const Args& argv) {
   if (a.positional.size() != 1) return Fail("show needs exactly one RUN id (see --help)");
   char* end = nullptr;
   long long id = std::strtoll(a.positional[0].c_str(), &end, 10);
-  if (!end || *end != '\0' || id <= 0) return Fail("RUN must be a run id (a positive number), not '" + a.positional[0] + "'");
+  if (!end || *end != '\0' || id <= 0)
+    return Fail("RUN must be a run id (a positive number), not '" + a.positional[0] + "'");
   if (a.Has("follow")) return ShowFollowCommand(a, RunId{id});
   auto st = OpenStore(ResolveDataDir(a.Get("data")), nullptr);
   if (!st.ok()) return Fail(st.status().message(), 1);
@@ -372,7 +382,8 @@ int DoctorCommand(const Args& argv) {
   std::printf("%s", sandbox::DescribeHost(f).c_str());
   Status s = sandbox::CheckUntrustedAvailable(f);
   std::printf("profiles:\n  trusted    available%s\n  untrusted  %s\n",
-              geteuid() == 0 ? " (per-run uids)" : " (same uid as the supervisor: no isolation between runs)",
+              geteuid() == 0 ? " (per-run uids)"
+                             : " (same uid as the supervisor: no isolation between runs)",
               s.ok() ? "available" : ("UNAVAILABLE: " + s.message()).c_str());
   return 0;
 }
@@ -394,7 +405,8 @@ commands:
 
 Every command takes --help. Data lives in --data DIR, $HERO_LOGIC_DATA or
 ~/.local/share/hero_logic.
-)", stdout);
+)",
+             stdout);
   return 0;
 }
 

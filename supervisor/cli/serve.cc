@@ -100,7 +100,8 @@ struct Daemon {
       return;
     }
     stopping = true;
-    std::fprintf(stderr, "hero_logic: stopping: no new runs; waiting for %zu running run(s)\n", sup->active_runs());
+    std::fprintf(stderr, "hero_logic: stopping: no new runs; waiting for %zu running run(s)\n",
+                 sup->active_runs());
     runs->BeginShutdown();
     sup->Shutdown(grace, [this] {
       service->loop_lag().Stop();
@@ -116,10 +117,11 @@ struct Daemon {
 }  // namespace
 
 int ServeCommand(const Args& argv) {
-  auto parsed = ParseArgs(argv,
-                          {"data", "socket", "host", "port", "concurrency", "per-flow-limit", "static",
-                           "flows-dir", "shutdown-grace", "retain-days", "retain-mb", "retain-interval"},
-                          {});
+  auto parsed =
+      ParseArgs(argv,
+                {"data", "socket", "host", "port", "concurrency", "per-flow-limit", "static",
+                 "flows-dir", "shutdown-grace", "retain-days", "retain-mb", "retain-interval"},
+                {});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
@@ -130,9 +132,10 @@ int ServeCommand(const Args& argv) {
   namespace fs = std::filesystem;
   const std::string data = ResolveDataDir(a.Get("data"));
   std::string socket_path = a.Get("socket", data + "/hero_logic.sock");
-  int64_t port = 8765, concurrency = std::max<int64_t>(1, std::thread::hardware_concurrency()) * 4, per_flow = 0,
-          grace_s = 10;
-  if (a.Has("port") && !ParseInt(a.Get("port"), 0, 65535, &port)) return Fail("--port must be 0..65535");
+  int64_t port = 8765, concurrency = std::max<int64_t>(1, std::thread::hardware_concurrency()) * 4,
+          per_flow = 0, grace_s = 10;
+  if (a.Has("port") && !ParseInt(a.Get("port"), 0, 65535, &port))
+    return Fail("--port must be 0..65535");
   if (a.Has("concurrency") && !ParseInt(a.Get("concurrency"), 1, 100000, &concurrency)) {
     return Fail("--concurrency must be a number >= 1");
   }
@@ -155,12 +158,14 @@ int ServeCommand(const Args& argv) {
   if (a.Has("retain-mb") && !ParseInt(a.Get("retain-mb"), 0, int64_t{1} << 30, &retain_mb)) {
     return Fail("--retain-mb must be a number of MiB >= 0 (0 = no size limit)");
   }
-  if (a.Has("retain-interval") && !ParseInt(a.Get("retain-interval"), 1, 86400 * 7, &retain_interval_s)) {
+  if (a.Has("retain-interval") &&
+      !ParseInt(a.Get("retain-interval"), 1, 86400 * 7, &retain_interval_s)) {
     return Fail("--retain-interval must be a number of seconds >= 1");
   }
   std::error_code ec;
   std::string static_dir = a.Get("static");
-  if (!a.Has("static") && fs::is_directory(std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist", ec)) {
+  if (!a.Has("static") &&
+      fs::is_directory(std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist", ec)) {
     static_dir = std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist";
   }
   std::string flows_dir = a.Get("flows-dir", std::string(HERO_SOURCE_DIR) + "/builtin_flows");
@@ -191,7 +196,8 @@ int ServeCommand(const Args& argv) {
   if (!lock.ok()) return abort_early(lock.status().message());
   if (alone) {
     auto n = store->RecoverInterrupted(WallMicrosNow());
-    if (n.ok() && *n > 0) std::fprintf(stderr, "hero_logic: marked %d run(s) of a previous process interrupted\n", *n);
+    if (n.ok() && *n > 0)
+      std::fprintf(stderr, "hero_logic: marked %d run(s) of a previous process interrupted\n", *n);
   }
   int64_t max_id = 0;
   {
@@ -229,7 +235,8 @@ int ServeCommand(const Args& argv) {
     runs.StartRetention(std::move(ro));
   }
   core::FlowLibrary library(&loop, &sup, store.get());
-  core::Service service(&loop, &sup, store.get(), &runs, &events, &library, core::ServiceLimits{}, "0.1.0");
+  core::Service service(&loop, &sup, store.get(), &runs, &events, &library, core::ServiceLimits{},
+                        "0.1.0");
   sup.set_call_handler(&service);
   service.loop_lag().Start();
 
@@ -257,7 +264,8 @@ int ServeCommand(const Args& argv) {
   int exit_code = 0;
   // The library is loaded before the server listens, so the first client sees the builtins.
   library.LoadBuiltinsAsync(flows_dir, [&](Result<int> loaded) {
-    if (!loaded.ok()) std::fprintf(stderr, "hero_logic: builtin flows: %s\n", loaded.status().message().c_str());
+    if (!loaded.ok())
+      std::fprintf(stderr, "hero_logic: builtin flows: %s\n", loaded.status().message().c_str());
     if (d.stopping) return;
     auto server = api::HttpServer::Create(&loop, ho, &service);
     if (!server.ok()) {
@@ -268,8 +276,8 @@ int ServeCommand(const Args& argv) {
     }
     d.server = std::move(server).value();
     d.ready = true;
-    std::printf("hero_logic: serving on unix:%s and http://%s:%d\n", d.server->unix_socket_path().c_str(),
-                ho.tcp_host.c_str(), d.server->tcp_port());
+    std::printf("hero_logic: serving on unix:%s and http://%s:%d\n",
+                d.server->unix_socket_path().c_str(), ho.tcp_host.c_str(), d.server->tcp_port());
     std::fflush(stdout);
   });
 

@@ -150,8 +150,10 @@ class Child {
         size_t end = log.find('\n', at);
         if (end != std::string::npos) return log.substr(begin, end - begin);
       }
-      if (!Running()) return Status(StatusCode::kUnavailable, "exited before it was ready:\n" + Tail());
-      if (Clock::now() > deadline) return Status(StatusCode::kDeadlineExceeded, "not ready in time:\n" + Tail());
+      if (!Running())
+        return Status(StatusCode::kUnavailable, "exited before it was ready:\n" + Tail());
+      if (Clock::now() > deadline)
+        return Status(StatusCode::kDeadlineExceeded, "not ready in time:\n" + Tail());
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -224,7 +226,8 @@ int64_t Int(simdjson::dom::element e, const char* key, int64_t def = 0) {
 
 // `have` contains `want`: objects by key (recursively), numbers numerically, else equal JSON.
 // On a mismatch `*why` says where ("output.best.version: expected 2, got 1").
-bool Contains(simdjson::dom::element have, simdjson::dom::element want, const std::string& path, std::string* why) {
+bool Contains(simdjson::dom::element have, simdjson::dom::element want, const std::string& path,
+              std::string* why) {
   simdjson::dom::object w;
   if (want.get_object().get(w) == simdjson::SUCCESS) {
     simdjson::dom::object h;
@@ -244,7 +247,8 @@ bool Contains(simdjson::dom::element have, simdjson::dom::element want, const st
     return true;
   }
   double a = 0, b = 0;
-  if (want.get_double().get(b) == simdjson::SUCCESS && have.get_double().get(a) == simdjson::SUCCESS) {
+  if (want.get_double().get(b) == simdjson::SUCCESS &&
+      have.get_double().get(a) == simdjson::SUCCESS) {
     if (a == b) return true;
   } else if (simdjson::minify(have) == simdjson::minify(want)) {
     return true;
@@ -262,7 +266,8 @@ void RenderTree(simdjson::dom::element node, int depth, std::string* out) {
   *out += std::string(mark) + " " + Str(node, "name");
   if (kind != "step") *out += " (" + kind + ")";
   *out += "  " + FormatSpanDuration(Int(node, "start_us"), Int(node, "end_us"));
-  if (int64_t child = Int(node, "child_run_id"); child > 0) *out += "  -> run " + std::to_string(child);
+  if (int64_t child = Int(node, "child_run_id"); child > 0)
+    *out += "  -> run " + std::to_string(child);
   if (status != "ok") {
     std::string err = Str(node, "error", status);
     if (err.size() > 200) err = err.substr(0, 197) + "...";
@@ -295,19 +300,21 @@ std::string JunitXml(const std::vector<CaseResult>& results, double total_second
   char buf[64];
   std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   std::snprintf(buf, sizeof buf, "%.3f", total_seconds);
-  x += "<testsuites name=\"hero_logic smoke\" tests=\"" + std::to_string(results.size()) + "\" failures=\"" +
-       std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" time=\"" + buf + "\">\n";
-  x += "  <testsuite name=\"hero_logic.smoke\" tests=\"" + std::to_string(results.size()) + "\" failures=\"" +
-       std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" skipped=\"0\" time=\"" + buf + "\">\n";
+  x += "<testsuites name=\"hero_logic smoke\" tests=\"" + std::to_string(results.size()) +
+       "\" failures=\"" + std::to_string(failures) + "\" errors=\"" + std::to_string(errors) +
+       "\" time=\"" + buf + "\">\n";
+  x += "  <testsuite name=\"hero_logic.smoke\" tests=\"" + std::to_string(results.size()) +
+       "\" failures=\"" + std::to_string(failures) + "\" errors=\"" + std::to_string(errors) +
+       "\" skipped=\"0\" time=\"" + buf + "\">\n";
   for (const auto& r : results) {
     std::snprintf(buf, sizeof buf, "%.3f", r.seconds);
-    x += "    <testcase classname=\"smoke." + XmlEscape(r.flow) + "\" name=\"" + XmlEscape(r.name) + "\" time=\"" +
-         buf + "\">\n";
+    x += "    <testcase classname=\"smoke." + XmlEscape(r.flow) + "\" name=\"" + XmlEscape(r.name) +
+         "\" time=\"" + buf + "\">\n";
     if (!r.passed) {
       const char* tag = r.error ? "error" : "failure";
       x += std::string("      <") + tag + " message=\"" + XmlEscape(r.message) + "\" type=\"" +
-           (r.error ? "SmokeError" : "SmokeFailure") + "\">" + XmlEscape(r.message + "\n" + r.tree) + "</" + tag +
-           ">\n";
+           (r.error ? "SmokeError" : "SmokeFailure") + "\">" +
+           XmlEscape(r.message + "\n" + r.tree) + "</" + tag + ">\n";
     }
     if (!r.tree.empty()) x += "      <system-out>" + XmlEscape(r.tree) + "</system-out>\n";
     x += "    </testcase>\n";
@@ -325,9 +332,15 @@ CaseResult RunCase(api::RpcClient& rpc, simdjson::dom::element c, int64_t defaul
   auto t0 = Clock::now();
   int64_t timeout_ms = Int(c, "timeout_ms", default_timeout_ms);
   simdjson::dom::element input;
-  std::string input_json = c["input"].get(input) == simdjson::SUCCESS ? simdjson::minify(input) : "{}";
+  std::string input_json =
+      c["input"].get(input) == simdjson::SUCCESS ? simdjson::minify(input) : "{}";
   JsonWriter w;
-  w.BeginObject().Field("flow", r.flow).Key("input").Raw(input_json).Field("timeout_ms", timeout_ms).EndObject();
+  w.BeginObject()
+      .Field("flow", r.flow)
+      .Key("input")
+      .Raw(input_json)
+      .Field("timeout_ms", timeout_ms)
+      .EndObject();
   auto answer = rpc.Call("play_start", w.str(), std::chrono::milliseconds(timeout_ms + 30'000));
   r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!answer.ok()) {
@@ -348,7 +361,8 @@ CaseResult RunCase(api::RpcClient& rpc, simdjson::dom::element c, int64_t defaul
     r.message = "play_start answered no run";
     return r;
   }
-  if (doc["tree"].get(tree) == simdjson::SUCCESS && tree.type() == simdjson::dom::element_type::OBJECT) {
+  if (doc["tree"].get(tree) == simdjson::SUCCESS &&
+      tree.type() == simdjson::dom::element_type::OBJECT) {
     RenderTree(tree, 0, &r.tree);
   }
   std::string status = Str(run, "status"), reason = Str(run, "reason");
@@ -358,14 +372,16 @@ CaseResult RunCase(api::RpcClient& rpc, simdjson::dom::element c, int64_t defaul
     r.message = run_label + " ended " + status + " (expected " + expect + "): " + reason;
     return r;
   }
-  if (std::string want = Str(c, "reason_contains"); !want.empty() && reason.find(want) == std::string::npos) {
+  if (std::string want = Str(c, "reason_contains");
+      !want.empty() && reason.find(want) == std::string::npos) {
     r.message = run_label + ": reason does not contain \"" + want + "\": " + reason;
     return r;
   }
   simdjson::dom::element want_out, output;
   if (c["output_contains"].get(want_out) == simdjson::SUCCESS) {
     std::string why = "output: missing";
-    if (run["output"].get(output) != simdjson::SUCCESS || !Contains(output, want_out, "output", &why)) {
+    if (run["output"].get(output) != simdjson::SUCCESS ||
+        !Contains(output, want_out, "output", &why)) {
       r.message = run_label + ": " + why;
       return r;
     }
@@ -378,7 +394,8 @@ CaseResult RunCase(api::RpcClient& rpc, simdjson::dom::element c, int64_t defaul
 }  // namespace
 
 int SmokeCommand(const Args& argv) {
-  auto parsed = ParseArgs(argv, {"junit", "data", "flows-dir", "only", "python", "timeout"}, {"offline"});
+  auto parsed =
+      ParseArgs(argv, {"junit", "data", "flows-dir", "only", "python", "timeout"}, {"offline"});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
@@ -393,13 +410,15 @@ int SmokeCommand(const Args& argv) {
   if (a.Has("timeout")) {
     char* end = nullptr;
     double s = std::strtod(a.Get("timeout").c_str(), &end);
-    if (!end || *end != '\0' || !(s > 0) || s > 3600) return Fail("--timeout must be seconds in (0, 3600]");
+    if (!end || *end != '\0' || !(s > 0) || s > 3600)
+      return Fail("--timeout must be seconds in (0, 3600]");
     timeout_ms = static_cast<int64_t>(s * 1000);
   }
   std::string only = a.Get("only");
 
   std::string spec_path = flows_dir + "/smoke.json";
-  if (!std::filesystem::exists(spec_path)) return Fail("no smoke inputs: " + spec_path + " does not exist");
+  if (!std::filesystem::exists(spec_path))
+    return Fail("no smoke inputs: " + spec_path + " does not exist");
   std::string spec_text = ReadAll(spec_path);
 
   TempDir tmp;
@@ -414,7 +433,9 @@ int SmokeCommand(const Args& argv) {
     std::printf("model endpoint: %s (HERO_AIBROKER_URL)\n", endpoint.c_str());
   } else if (a.Has("offline")) {
     std::string fixture = std::string(HERO_SOURCE_DIR) + "/tests/fixtures/model_server.py";
-    if (Status s = model_server.Start({python, fixture, "--port", "0"}, tmp.path() + "/model_server.log"); !s.ok()) {
+    if (Status s =
+            model_server.Start({python, fixture, "--port", "0"}, tmp.path() + "/model_server.log");
+        !s.ok()) {
       return Fail("model server fixture: " + s.message(), 1);
     }
     auto line = model_server.WaitForLine("listening on ", std::chrono::seconds(15));
@@ -435,7 +456,8 @@ int SmokeCommand(const Args& argv) {
     return Fail(spec_path + ": not valid JSON: " + simdjson::error_message(err));
   }
   simdjson::dom::array cases, setup;
-  if (spec["cases"].get_array().get(cases) != simdjson::SUCCESS) return Fail(spec_path + ": no \"cases\" array");
+  if (spec["cases"].get_array().get(cases) != simdjson::SUCCESS)
+    return Fail(spec_path + ": no \"cases\" array");
   bool has_setup = spec["setup"].get_array().get(setup) == simdjson::SUCCESS;
 
   // The private daemon: this binary's `serve`.
@@ -445,9 +467,9 @@ int SmokeCommand(const Args& argv) {
   std::string data = a.Has("data") ? a.Get("data") : tmp.path() + "/data";
   std::string sock = tmp.path() + "/hero_logic.sock";
   Child daemon;
-  if (Status s =
-          daemon.Start({self, "serve", "--data", data, "--socket", sock, "--port", "0", "--flows-dir", flows_dir},
-                       tmp.path() + "/serve.log");
+  if (Status s = daemon.Start({self, "serve", "--data", data, "--socket", sock, "--port", "0",
+                               "--flows-dir", flows_dir},
+                              tmp.path() + "/serve.log");
       !s.ok()) {
     return Fail("daemon: " + s.message(), 1);
   }
@@ -465,10 +487,12 @@ int SmokeCommand(const Args& argv) {
       bool optional = false;
       if (step["optional"].get_bool().get(optional) != simdjson::SUCCESS) optional = false;
       simdjson::dom::element params;
-      std::string pj = step["params"].get(params) == simdjson::SUCCESS ? simdjson::minify(params) : "{}";
+      std::string pj =
+          step["params"].get(params) == simdjson::SUCCESS ? simdjson::minify(params) : "{}";
       auto r = rpc.Call(method, pj, std::chrono::seconds(60));
       if (!r.ok()) {
-        std::printf("setup %s: %s%s\n", method.c_str(), r.status().message().c_str(), optional ? " (optional)" : "");
+        std::printf("setup %s: %s%s\n", method.c_str(), r.status().message().c_str(),
+                    optional ? " (optional)" : "");
         if (!optional) {
           CaseResult cr;
           cr.name = "setup " + method;
@@ -486,10 +510,10 @@ int SmokeCommand(const Args& argv) {
     std::string name = Str(c, "name", Str(c, "flow"));
     if (!only.empty() && ("," + only + ",").find("," + name + ",") == std::string::npos) continue;
     CaseResult r = RunCase(rpc, c, timeout_ms);
-    const char* verdict =
-        r.passed ? (style.color ? "\033[32mPASS\033[0m" : "PASS") : (style.color ? "\033[31mFAIL\033[0m" : "FAIL");
-    std::printf("%s %s (%s, %.1f s): %s\n%s", verdict, r.name.c_str(), r.flow.c_str(), r.seconds, r.message.c_str(),
-                r.tree.c_str());
+    const char* verdict = r.passed ? (style.color ? "\033[32mPASS\033[0m" : "PASS")
+                                   : (style.color ? "\033[31mFAIL\033[0m" : "FAIL");
+    std::printf("%s %s (%s, %.1f s): %s\n%s", verdict, r.name.c_str(), r.flow.c_str(), r.seconds,
+                r.message.c_str(), r.tree.c_str());
     std::fflush(stdout);
     results.push_back(std::move(r));
   }
@@ -506,7 +530,8 @@ int SmokeCommand(const Args& argv) {
     if (!out) return Fail("cannot write " + a.Get("junit"), 1);
     std::printf("junit: %s\n", a.Get("junit").c_str());
   }
-  if (results.empty()) return Fail(only.empty() ? "smoke.json has no cases" : "no case named " + only, 1);
+  if (results.empty())
+    return Fail(only.empty() ? "smoke.json has no cases" : "no case named " + only, 1);
   return passed == static_cast<int>(results.size()) ? 0 : 1;
 }
 

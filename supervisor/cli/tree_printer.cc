@@ -32,14 +32,15 @@ const char* Color(const std::string& status) {
 
 std::string Indent(int depth) { return std::string(static_cast<size_t>(depth) * 2, ' '); }
 
-void PrintLogText(FILE* out, int depth, const std::string& stream, const std::string& text, PrintStyle st) {
+void PrintLogText(FILE* out, int depth, const std::string& stream, const std::string& text,
+                  PrintStyle st) {
   size_t pos = 0;
   while (pos < text.size()) {
     size_t nl = text.find('\n', pos);
     std::string line = text.substr(pos, nl == std::string::npos ? std::string::npos : nl - pos);
-    std::fprintf(out, "%s  %s│%s %s%s%s\n", Indent(depth).c_str(), st.color ? kDim : "", st.color ? kReset : "",
-                 (st.color && stream == "stderr") ? "\033[31m" : "", line.c_str(),
-                 (st.color && stream == "stderr") ? kReset : "");
+    std::fprintf(out, "%s  %s│%s %s%s%s\n", Indent(depth).c_str(), st.color ? kDim : "",
+                 st.color ? kReset : "", (st.color && stream == "stderr") ? "\033[31m" : "",
+                 line.c_str(), (st.color && stream == "stderr") ? kReset : "");
     if (nl == std::string::npos) break;
     pos = nl + 1;
   }
@@ -47,12 +48,16 @@ void PrintLogText(FILE* out, int depth, const std::string& stream, const std::st
 
 std::string SpanEndLine(const store::SpanRow& s) {
   std::string line = s.name;
-  if (s.kind == "rpc" && !s.rpc_method.empty()) line += " [" + s.rpc_service + "." + s.rpc_method + "]";
+  if (s.kind == "rpc" && !s.rpc_method.empty())
+    line += " [" + s.rpc_service + "." + s.rpc_method + "]";
   line += "  " + FormatSpanDuration(s.start_us, s.end_us);
   if (s.status != "ok") {
     line += "  " + s.status;
     if (!s.error_type.empty() || !s.error.empty()) {
-      line += ": " + (s.error_type.empty() ? std::string() : s.error_type + (s.error.empty() ? "" : ": ")) + s.error;
+      line +=
+          ": " +
+          (s.error_type.empty() ? std::string() : s.error_type + (s.error.empty() ? "" : ": ")) +
+          s.error;
     }
   }
   return line;
@@ -87,9 +92,9 @@ int LivePrinter::DepthOf(const std::string& span_id) const {
 
 void LivePrinter::PrintStart(const std::string& name, const std::string& kind, int depth) {
   std::string k = kind == "step" || kind.empty() ? "" : " (" + kind + ")";
-  std::fprintf(out_, "%s%s▸%s %s%s%s%s\n", Indent(depth).c_str(), style_.color ? Color("running") : "",
-               style_.color ? kReset : "", style_.color ? kBold : "", name.c_str(), style_.color ? kReset : "",
-               k.c_str());
+  std::fprintf(out_, "%s%s▸%s %s%s%s%s\n", Indent(depth).c_str(),
+               style_.color ? Color("running") : "", style_.color ? kReset : "",
+               style_.color ? kBold : "", name.c_str(), style_.color ? kReset : "", k.c_str());
 }
 
 void LivePrinter::FlushPendingRoot() {
@@ -135,8 +140,9 @@ void LivePrinter::OnSpan(RunId, const spans::SpanRecord& s) {
     row.status = s.status;
     row.error = s.error;
     row.error_type = s.error_type;
-    std::fprintf(out_, "%s%s%s%s %s\n", Indent(it->second.depth).c_str(), style_.color ? Color(s.status) : "",
-                 Glyph(s.status), style_.color ? kReset : "", SpanEndLine(row).c_str());
+    std::fprintf(out_, "%s%s%s%s %s\n", Indent(it->second.depth).c_str(),
+                 style_.color ? Color(s.status) : "", Glyph(s.status), style_.color ? kReset : "",
+                 SpanEndLine(row).c_str());
   }
   std::fflush(out_);
 }
@@ -165,7 +171,8 @@ void PrintTree(FILE* out, const core::SpanTree& tree, PrintStyle style) {
                  Glyph(s.status), style.color ? kReset : "", SpanEndLine(s).c_str());
     for (const auto& l : n->logs) PrintLogText(out, depth, l.stream, l.text, style);
     if (!s.traceback.empty()) PrintLogText(out, depth, "stderr", s.traceback, style);
-    for (auto it = n->children.rbegin(); it != n->children.rend(); ++it) stack.push_back({*it, depth + 1});
+    for (auto it = n->children.rbegin(); it != n->children.rend(); ++it)
+      stack.push_back({*it, depth + 1});
   }
 }
 
@@ -173,18 +180,21 @@ void PrintRunSummary(FILE* out, const store::RunRecord& r, PrintStyle style) {
   std::string status(RunStatusName(r.status));
   std::string dur = FormatSpanDuration(r.started_us ? r.started_us : r.created_us, r.ended_us);
   std::fprintf(out, "%srun %lld %s%s in %s (%s): %s\n", style.color ? Color(status) : "",
-               static_cast<long long>(r.id.value), status.c_str(), style.color ? kReset : "", dur.c_str(),
-               r.profile.c_str(), r.reason.c_str());
-  int64_t dropped = r.dropped_spans + r.dropped_log_bytes + r.dropped_tag_events + r.malformed_lines +
-                    r.oversize_lines + r.unknown_type_lines + r.dropped_output_bytes;
+               static_cast<long long>(r.id.value), status.c_str(), style.color ? kReset : "",
+               dur.c_str(), r.profile.c_str(), r.reason.c_str());
+  int64_t dropped = r.dropped_spans + r.dropped_log_bytes + r.dropped_tag_events +
+                    r.malformed_lines + r.oversize_lines + r.unknown_type_lines +
+                    r.dropped_output_bytes;
   if (dropped > 0) {
-    std::fprintf(out,
-                 "  dropped: %lld spans, %lld log bytes, %lld tag events, %lld output bytes; %lld malformed, "
-                 "%lld oversize, %lld unknown-type lines\n",
-                 static_cast<long long>(r.dropped_spans), static_cast<long long>(r.dropped_log_bytes),
-                 static_cast<long long>(r.dropped_tag_events), static_cast<long long>(r.dropped_output_bytes),
-                 static_cast<long long>(r.malformed_lines), static_cast<long long>(r.oversize_lines),
-                 static_cast<long long>(r.unknown_type_lines));
+    std::fprintf(
+        out,
+        "  dropped: %lld spans, %lld log bytes, %lld tag events, %lld output bytes; %lld "
+        "malformed, "
+        "%lld oversize, %lld unknown-type lines\n",
+        static_cast<long long>(r.dropped_spans), static_cast<long long>(r.dropped_log_bytes),
+        static_cast<long long>(r.dropped_tag_events),
+        static_cast<long long>(r.dropped_output_bytes), static_cast<long long>(r.malformed_lines),
+        static_cast<long long>(r.oversize_lines), static_cast<long long>(r.unknown_type_lines));
   }
 }
 

@@ -188,8 +188,8 @@ EventLog* RunEvents::LogFor(RunId run) {
 
 void RunEvents::EnforceBudget(EventLog* growing) {
   size_t before = growing->bytes();
-  evicted_events_ += static_cast<int64_t>(
-      growing->TrimTo(limits_.max_bytes_per_run, limits_.max_events_per_run));
+  evicted_events_ +=
+      static_cast<int64_t>(growing->TrimTo(limits_.max_bytes_per_run, limits_.max_events_per_run));
   total_bytes_ -= before - growing->bytes();
   while (total_bytes_ > limits_.max_total_bytes && !finished_.empty()) {
     auto it = logs_.find(finished_.front());
@@ -201,7 +201,8 @@ void RunEvents::EnforceBudget(EventLog* growing) {
   if (total_bytes_ > limits_.max_total_bytes) {
     // Only live logs left: the growing one gives back half of its share.
     before = growing->bytes();
-    evicted_events_ += static_cast<int64_t>(growing->TrimTo(before / 2, limits_.max_events_per_run));
+    evicted_events_ +=
+        static_cast<int64_t>(growing->TrimTo(before / 2, limits_.max_events_per_run));
     total_bytes_ -= before - growing->bytes();
   }
 }
@@ -250,8 +251,8 @@ void RunEvents::OnStatus(const store::RunRecord& rec) {
   EnforceBudget(log);
 }
 
-Status RunEvents::Subscribe(RunId run, int64_t last_event_id, std::shared_ptr<api::SseStream> stream,
-                            int64_t known_max_id) {
+Status RunEvents::Subscribe(RunId run, int64_t last_event_id,
+                            std::shared_ptr<api::SseStream> stream, int64_t known_max_id) {
   auto it = logs_.find(run.value);
   if (it != logs_.end()) {
     EventLog* log = it->second.get();
@@ -262,7 +263,8 @@ Status RunEvents::Subscribe(RunId run, int64_t last_event_id, std::shared_ptr<ap
     // The client missed events we no longer hold: start over from a snapshot of the store
     // as of the last event appended so far (the store has every row submitted before a
     // read), then continue with the live events after it.
-    stream->Send(-1, "reset", R"({"reason":"events since the given Last-Event-ID are no longer retained"})");
+    stream->Send(-1, "reset",
+                 R"({"reason":"events since the given Last-Event-ID are no longer retained"})");
     int64_t upto = log->last_id();
     SendSnapshot(run, stream, false, [this, run, stream, upto](const store::RunRecord& rec) {
       auto again = logs_.find(run.value);
@@ -287,7 +289,8 @@ Status RunEvents::Subscribe(RunId run, int64_t last_event_id, std::shared_ptr<ap
   // No log: the run ended before this process kept one (or long ago). Its events are numbered
   // by the snapshot; a Last-Event-ID from elsewhere cannot be honoured exactly.
   if (last_event_id >= 0) {
-    stream->Send(-1, "reset", R"({"reason":"no retained events for this run; full snapshot follows"})");
+    stream->Send(-1, "reset",
+                 R"({"reason":"no retained events for this run; full snapshot follows"})");
   }
   SendSnapshot(run, stream, true, [stream](const store::RunRecord&) { stream->Close(); });
   return Status::Ok();
@@ -295,42 +298,51 @@ Status RunEvents::Subscribe(RunId run, int64_t last_event_id, std::shared_ptr<ap
 
 void RunEvents::SendSnapshot(RunId run, std::shared_ptr<api::SseStream> stream, bool with_ids,
                              std::function<void(const store::RunRecord&)> then) {
-  store_->GetRun(run, [this, run, stream, with_ids, then = std::move(then)](Result<store::RunRecord> rec) mutable {
+  store_->GetRun(run, [this, run, stream, with_ids,
+                       then = std::move(then)](Result<store::RunRecord> rec) mutable {
     if (!rec.ok()) {
       JsonWriter w;
-      w.BeginObject().Field("message", rec.status().code() == StatusCode::kNotFound
-                                           ? "run " + std::to_string(run.value) + " not found"
-                                           : rec.status().message()).EndObject();
+      w.BeginObject()
+          .Field("message", rec.status().code() == StatusCode::kNotFound
+                                ? "run " + std::to_string(run.value) + " not found"
+                                : rec.status().message())
+          .EndObject();
       stream->Send(-1, "error", w.str());
       stream->Close();
       return;
     }
     store_->GetSpans(run, [this, run, stream, with_ids, rec = std::move(rec).value(),
-                           then = std::move(then)](Result<std::vector<store::SpanRow>> spans) mutable {
-      store_->GetLogs(run, std::nullopt, [stream, with_ids, rec = std::move(rec), spans = std::move(spans),
-                                          then = std::move(then)](Result<std::vector<store::LogRow>> logs) mutable {
-        if (!spans.ok() || !logs.ok()) {
-          stream->Send(-1, "error", R"({"message":"store read failed"})");
-          stream->Close();
-          return;
-        }
-        int64_t id = 0;
-        auto next = [&] { return with_ids ? ++id : -1; };
-        std::unordered_map<int64_t, std::string> ids;
-        for (const auto& s : *spans) {
-          ids[s.seq.value] = s.span_id;
-          if (!stream->Send(next(), "span", SpanRowJson(s))) return;
-        }
-        for (const auto& l : *logs) {
-          auto f = ids.find(l.span_seq.value);
-          if (!stream->Send(next(), "log", LogEventJson(f == ids.end() ? "" : f->second, l.ts_us, l.stream, l.text))) {
-            return;
-          }
-        }
-        if (!stream->Send(next(), "status", RecordJson(rec))) return;
-        if (with_ids && IsTerminal(rec.status) && !stream->Send(next(), "end", EndJson(rec))) return;
-        then(rec);
-      });
+                           then =
+                               std::move(then)](Result<std::vector<store::SpanRow>> spans) mutable {
+      store_->GetLogs(
+          run, std::nullopt,
+          [stream, with_ids, rec = std::move(rec), spans = std::move(spans),
+           then = std::move(then)](Result<std::vector<store::LogRow>> logs) mutable {
+            if (!spans.ok() || !logs.ok()) {
+              stream->Send(-1, "error", R"({"message":"store read failed"})");
+              stream->Close();
+              return;
+            }
+            int64_t id = 0;
+            auto next = [&] { return with_ids ? ++id : -1; };
+            std::unordered_map<int64_t, std::string> ids;
+            for (const auto& s : *spans) {
+              ids[s.seq.value] = s.span_id;
+              if (!stream->Send(next(), "span", SpanRowJson(s))) return;
+            }
+            for (const auto& l : *logs) {
+              auto f = ids.find(l.span_seq.value);
+              if (!stream->Send(
+                      next(), "log",
+                      LogEventJson(f == ids.end() ? "" : f->second, l.ts_us, l.stream, l.text))) {
+                return;
+              }
+            }
+            if (!stream->Send(next(), "status", RecordJson(rec))) return;
+            if (with_ids && IsTerminal(rec.status) && !stream->Send(next(), "end", EndJson(rec)))
+              return;
+            then(rec);
+          });
     });
   });
 }

@@ -21,10 +21,10 @@
 namespace hero::core {
 
 struct EventLogLimits {
-  size_t max_bytes_per_run = 64u << 20;   // retained event bytes per run
-  size_t max_events_per_run = 200'000;    // retained events per run
-  size_t finished_runs_kept = 200;        // logs of finished runs kept for exact resume
-  size_t max_total_bytes = 512u << 20;    // all logs together; finished ones evicted first
+  size_t max_bytes_per_run = 64u << 20;  // retained event bytes per run
+  size_t max_events_per_run = 200'000;   // retained events per run
+  size_t finished_runs_kept = 200;       // logs of finished runs kept for exact resume
+  size_t max_total_bytes = 512u << 20;   // all logs together; finished ones evicted first
 };
 
 // The span row JSON of an SSE `span` event: WriteSpanNode's object without logs/children.
@@ -106,7 +106,8 @@ class RunEvents {
   store::Store* store_;
   EventLogLimits limits_;
   std::unordered_map<int64_t, std::unique_ptr<EventLog>> logs_;
-  std::unordered_map<int64_t, std::unordered_map<int64_t, std::string>> span_ids_;  // live runs: seq -> id
+  std::unordered_map<int64_t, std::unordered_map<int64_t, std::string>>
+      span_ids_;                  // live runs: seq -> id
   std::deque<int64_t> finished_;  // oldest first
   size_t total_bytes_ = 0;
   int64_t span_events_ = 0;

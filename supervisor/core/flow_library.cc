@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <simdjson.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +14,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <simdjson.h>
 #include <sstream>
 
 #include "supervisor/base/json_writer.h"
@@ -45,7 +45,8 @@ FlowLibrary::FlowLibrary(uv_loop_t* loop, Supervisor* sup, store::Store* store)
 
 FlowLibrary::~FlowLibrary() { *alive_ = false; }
 
-void FlowLibrary::InspectAsync(std::string source, std::function<void(Result<std::vector<FlowMeta>>)> done) {
+void FlowLibrary::InspectAsync(std::string source,
+                               std::function<void(Result<std::vector<FlowMeta>>)> done) {
   auto in = MakePipe();
   auto out = MakePipe();
   auto devnull = OpenFile("/dev/null", O_RDWR);
@@ -57,7 +58,8 @@ void FlowLibrary::InspectAsync(std::string source, std::function<void(Result<std
   SpawnSpec spec;
   spec.path = cfg.python;
   spec.argv = {cfg.python, "-S", "-m", "hero_tracing.inspect_flow", "/dev/stdin"};
-  spec.env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1", "PYTHONPATH=" + cfg.sdk_dir};
+  spec.env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1",
+              "PYTHONPATH=" + cfg.sdk_dir};
   spec.fd_map = {{in->first.get(), 0}, {out->second.get(), 1}, {devnull->get(), 2}};
   auto proc = sup_->launcher()->Spawn(spec);
   if (!proc.ok()) {
@@ -90,7 +92,8 @@ void FlowLibrary::InspectAsync(std::string source, std::function<void(Result<std
           int n = 0;
           fds[n++] = {j->out_r.get(), POLLIN, 0};
           if (j->in_w) fds[n++] = {j->in_w.get(), POLLOUT, 0};
-          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              deadline - std::chrono::steady_clock::now());
           if (left.count() <= 0) {
             j->timed_out = true;
             break;
@@ -99,7 +102,8 @@ void FlowLibrary::InspectAsync(std::string source, std::function<void(Result<std
           if (rc < 0 && errno == EINTR) continue;
           if (rc < 0) break;
           if (n == 2 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
-            ssize_t w = ::write(j->in_w.get(), j->source.data() + written, j->source.size() - written);
+            ssize_t w =
+                ::write(j->in_w.get(), j->source.data() + written, j->source.size() - written);
             if (w > 0) {
               written += static_cast<size_t>(w);
             } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
@@ -128,7 +132,8 @@ void FlowLibrary::InspectAsync(std::string source, std::function<void(Result<std
         if (!alive || !*alive) return;
         j->lib->sup_->UntrackPid(j->pid);
         if (j->timed_out) {
-          j->done(Status(StatusCode::kDeadlineExceeded, "inspecting the source took longer than 5 s"));
+          j->done(
+              Status(StatusCode::kDeadlineExceeded, "inspecting the source took longer than 5 s"));
           return;
         }
         j->done(ParseInspectOutput(j->out));
@@ -146,7 +151,8 @@ Result<std::vector<FlowMeta>> FlowLibrary::ParseInspectOutput(const std::string&
     return InvalidArgument("source: " + std::string(err));
   }
   simdjson::dom::array flows;
-  if (doc["flows"].get_array().get(flows) != simdjson::SUCCESS) return Internal("inspect_flow: no \"flows\"");
+  if (doc["flows"].get_array().get(flows) != simdjson::SUCCESS)
+    return Internal("inspect_flow: no \"flows\"");
   std::vector<FlowMeta> metas;
   for (simdjson::dom::element f : flows) {
     FlowMeta m;
@@ -165,7 +171,8 @@ Result<std::vector<FlowMeta>> FlowLibrary::ParseInspectOutput(const std::string&
   return metas;
 }
 
-store::FlowVersion FlowLibrary::MakeVersion(const std::string& source, const std::vector<FlowMeta>& metas,
+store::FlowVersion FlowLibrary::MakeVersion(const std::string& source,
+                                            const std::vector<FlowMeta>& metas,
                                             const std::string& name, std::string* chosen_name) {
   store::FlowVersion v;
   v.source = source;
@@ -191,49 +198,53 @@ store::FlowVersion FlowLibrary::MakeVersion(const std::string& source, const std
 void FlowLibrary::CreateAsync(std::string name, std::string source, std::string description,
                               std::function<void(Result<store::FlowRecord>)> done) {
   std::string src = source;
-  InspectAsync(std::move(src), [this, alive = std::weak_ptr<bool>(alive_), name = std::move(name),
-                                source = std::move(source), description = std::move(description),
-                                done = std::move(done)](Result<std::vector<FlowMeta>> metas) mutable {
-    if (!metas.ok()) {
-      done(metas.status());
-      return;
-    }
-    std::string chosen;
-    store::FlowVersion v = MakeVersion(source, *metas, name, &chosen);
-    if (chosen.empty()) {
-      done(InvalidArgument("name: required for a source without a @flow declaration"));
-      return;
-    }
-    if (!description.empty()) v.description = description;
-    store_->CreateFlow(chosen, std::move(v), [chosen, done = std::move(done)](Result<store::FlowRecord> r) {
-      if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists) {
-        done(Status(StatusCode::kAlreadyExists,
-                    "flow '" + chosen + "' already exists; flow_update adds a version"));
-        return;
-      }
-      done(std::move(r));
-    });
-  });
+  InspectAsync(
+      std::move(src), [this, alive = std::weak_ptr<bool>(alive_), name = std::move(name),
+                       source = std::move(source), description = std::move(description),
+                       done = std::move(done)](Result<std::vector<FlowMeta>> metas) mutable {
+        if (!metas.ok()) {
+          done(metas.status());
+          return;
+        }
+        std::string chosen;
+        store::FlowVersion v = MakeVersion(source, *metas, name, &chosen);
+        if (chosen.empty()) {
+          done(InvalidArgument("name: required for a source without a @flow declaration"));
+          return;
+        }
+        if (!description.empty()) v.description = description;
+        store_->CreateFlow(
+            chosen, std::move(v), [chosen, done = std::move(done)](Result<store::FlowRecord> r) {
+              if (!r.ok() && r.status().code() == StatusCode::kAlreadyExists) {
+                done(Status(StatusCode::kAlreadyExists,
+                            "flow '" + chosen + "' already exists; flow_update adds a version"));
+                return;
+              }
+              done(std::move(r));
+            });
+      });
 }
 
 void FlowLibrary::UpdateAsync(std::string name, std::string source,
                               std::function<void(Result<store::FlowRecord>)> done) {
   std::string src = source;
-  InspectAsync(std::move(src), [this, name = std::move(name), source = std::move(source),
-                                done = std::move(done)](Result<std::vector<FlowMeta>> metas) mutable {
-    if (!metas.ok()) {
-      done(metas.status());
-      return;
-    }
-    store::FlowVersion v = MakeVersion(source, *metas, name, nullptr);
-    store_->AddFlowVersion(name, std::move(v), true, [name, done = std::move(done)](Result<store::FlowRecord> r) {
-      if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
-        done(NotFound("flow '" + name + "' not found"));
-        return;
-      }
-      done(std::move(r));
-    });
-  });
+  InspectAsync(
+      std::move(src), [this, name = std::move(name), source = std::move(source),
+                       done = std::move(done)](Result<std::vector<FlowMeta>> metas) mutable {
+        if (!metas.ok()) {
+          done(metas.status());
+          return;
+        }
+        store::FlowVersion v = MakeVersion(source, *metas, name, nullptr);
+        store_->AddFlowVersion(name, std::move(v), true,
+                               [name, done = std::move(done)](Result<store::FlowRecord> r) {
+                                 if (!r.ok() && r.status().code() == StatusCode::kNotFound) {
+                                   done(NotFound("flow '" + name + "' not found"));
+                                   return;
+                                 }
+                                 done(std::move(r));
+                               });
+      });
 }
 
 void FlowLibrary::LoadBuiltinsAsync(std::string dir, std::function<void(Result<int>)> done) {
@@ -253,7 +264,8 @@ void FlowLibrary::LoadBuiltinsAsync(std::string dir, std::function<void(Result<i
       files->push_back({e.path().stem().string(), ss.str()});
     }
   }
-  std::sort(files->begin(), files->end(), [](const File& a, const File& b) { return a.stem < b.stem; });
+  std::sort(files->begin(), files->end(),
+            [](const File& a, const File& b) { return a.stem < b.stem; });
   auto changed = std::make_shared<int>(0);
   auto step = std::make_shared<std::function<void(size_t)>>();
   *step = [this, files, changed, step, done = std::move(done)](size_t i) mutable {
@@ -274,23 +286,26 @@ void FlowLibrary::LoadBuiltinsAsync(std::string dir, std::function<void(Result<i
       store::FlowVersion v = MakeVersion(file.source, *metas, "", &name);
       if (name.empty()) name = file.stem;
       v.tags_json = WithBuiltinTag(v.tags_json);
-      store_->GetFlow(name, 0, [this, changed, step, i, name, v](Result<store::FlowRecord> cur) mutable {
-        if (!cur.ok()) {
-          store_->CreateFlow(name, std::move(v), [changed, step, i](Result<store::FlowRecord> r) {
-            if (r.ok()) ++*changed;
-            (*step)(i + 1);
+      store_->GetFlow(
+          name, 0, [this, changed, step, i, name, v](Result<store::FlowRecord> cur) mutable {
+            if (!cur.ok()) {
+              store_->CreateFlow(name, std::move(v),
+                                 [changed, step, i](Result<store::FlowRecord> r) {
+                                   if (r.ok()) ++*changed;
+                                   (*step)(i + 1);
+                                 });
+              return;
+            }
+            if (cur->current.source == v.source || !HasBuiltinTag(cur->current.tags_json)) {
+              (*step)(i + 1);  // unchanged, or a user's version: never overwritten
+              return;
+            }
+            store_->AddFlowVersion(name, std::move(v), true,
+                                   [changed, step, i](Result<store::FlowRecord> r) {
+                                     if (r.ok()) ++*changed;
+                                     (*step)(i + 1);
+                                   });
           });
-          return;
-        }
-        if (cur->current.source == v.source || !HasBuiltinTag(cur->current.tags_json)) {
-          (*step)(i + 1);  // unchanged, or a user's version: never overwritten
-          return;
-        }
-        store_->AddFlowVersion(name, std::move(v), true, [changed, step, i](Result<store::FlowRecord> r) {
-          if (r.ok()) ++*changed;
-          (*step)(i + 1);
-        });
-      });
     });
   };
   (*step)(0);
@@ -303,7 +318,8 @@ std::string WithBuiltinTag(const std::string& tags_json) {
   JsonWriter w;
   w.BeginArray();
   simdjson::dom::array arr;
-  if (parser.parse(tags_json).get(doc) == simdjson::SUCCESS && doc.get_array().get(arr) == simdjson::SUCCESS) {
+  if (parser.parse(tags_json).get(doc) == simdjson::SUCCESS &&
+      doc.get_array().get(arr) == simdjson::SUCCESS) {
     for (simdjson::dom::element t : arr) w.Raw(simdjson::minify(t));
   }
   w.String("builtin");
@@ -315,7 +331,8 @@ bool HasBuiltinTag(const std::string& tags_json) {
   simdjson::dom::parser parser;
   simdjson::dom::element doc;
   simdjson::dom::array arr;
-  if (parser.parse(tags_json).get(doc) != simdjson::SUCCESS || doc.get_array().get(arr) != simdjson::SUCCESS) {
+  if (parser.parse(tags_json).get(doc) != simdjson::SUCCESS ||
+      doc.get_array().get(arr) != simdjson::SUCCESS) {
     return false;
   }
   for (simdjson::dom::element t : arr) {

@@ -49,8 +49,9 @@ class FlowLibrary {
   static Result<std::vector<FlowMeta>> ParseInspectOutput(const std::string& out);
   // The version to store for `source`, choosing the declaration named `name` (else the only
   // or first one); `*chosen_name` gets the flow's name when `name` is empty.
-  static store::FlowVersion MakeVersion(const std::string& source, const std::vector<FlowMeta>& metas,
-                                        const std::string& name, std::string* chosen_name);
+  static store::FlowVersion MakeVersion(const std::string& source,
+                                        const std::vector<FlowMeta>& metas, const std::string& name,
+                                        std::string* chosen_name);
 
   uv_loop_t* loop_;
   Supervisor* sup_;

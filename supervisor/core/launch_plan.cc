@@ -8,10 +8,12 @@ namespace hero::core {
 
 Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput& in) {
   sandbox::Policy p;
-  p.profile = in.profile == Profile::kUntrusted ? sandbox::Profile::kUntrusted : sandbox::Profile::kTrusted;
+  p.profile =
+      in.profile == Profile::kUntrusted ? sandbox::Profile::kUntrusted : sandbox::Profile::kTrusted;
   p.uid = in.uid;
   p.gid = in.gid;
-  p.limits = sandbox::DefaultLimits(std::chrono::duration_cast<std::chrono::seconds>(in.limits.timeout));
+  p.limits =
+      sandbox::DefaultLimits(std::chrono::duration_cast<std::chrono::seconds>(in.limits.timeout));
   p.limits.address_space_bytes = static_cast<uint64_t>(in.limits.memory_bytes);
   p.limits.file_size_bytes = static_cast<uint64_t>(in.limits.file_size_bytes);
   p.limits.processes = static_cast<uint64_t>(in.limits.processes);
@@ -31,7 +33,11 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
 
   // The boot command, with the author's file name for spans and tracebacks (the source is
   // staged under another name).
-  p.python_args = {"-s", "-m", "hero_tracing.boot", sandbox::FlowSourcePath(p), "--input-file",
+  p.python_args = {"-s",
+                   "-m",
+                   "hero_tracing.boot",
+                   sandbox::FlowSourcePath(p),
+                   "--input-file",
                    sandbox::FlowInputPath(p)};
   if (!in.entry.empty()) {
     p.python_args.push_back("--name");

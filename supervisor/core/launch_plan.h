@@ -21,15 +21,15 @@ struct LaunchInput {
   uid_t uid = 0;  // 0: do not switch (supervisor not root)
   gid_t gid = 0;
   std::string workdir, source_path, input_path, flow_name, entry;
-  std::string source_name;  // the author's file name, shown in spans and tracebacks
+  std::string source_name;                // the author's file name, shown in spans and tracebacks
   std::vector<std::string> cgroup_procs;  // the launcher joins these before dropping privileges
   RunLimits limits;
   bool network = false;
 };
 
 struct LaunchPlan {
-  SpawnSpec spec;           // fd_map filled in by the caller
-  bool bwrap_main = false;  // the launcher execs bwrap
+  SpawnSpec spec;             // fd_map filled in by the caller
+  bool bwrap_main = false;    // the launcher execs bwrap
   bool wants_notify = false;  // give fd 4: the inner launcher sends the seccomp listener
 };
 

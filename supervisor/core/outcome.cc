@@ -9,7 +9,10 @@
 namespace hero::core {
 
 std::string FormatBytes(int64_t b) {
-  struct Unit { int64_t size; const char* name; };
+  struct Unit {
+    int64_t size;
+    const char* name;
+  };
   for (Unit u : {Unit{1LL << 30, "GiB"}, Unit{1LL << 20, "MiB"}, Unit{1LL << 10, "KiB"}}) {
     if (b >= u.size) {
       char buf[48];
@@ -39,20 +42,34 @@ std::string FormatDuration(std::chrono::milliseconds d) {
 
 std::string SignalName(int sig) {
   switch (sig) {
-    case SIGKILL: return "SIGKILL";
-    case SIGTERM: return "SIGTERM";
-    case SIGSEGV: return "SIGSEGV";
-    case SIGABRT: return "SIGABRT";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGSYS: return "SIGSYS";
-    case SIGXCPU: return "SIGXCPU";
-    case SIGXFSZ: return "SIGXFSZ";
-    case SIGPIPE: return "SIGPIPE";
-    case SIGINT: return "SIGINT";
-    case SIGHUP: return "SIGHUP";
-    default: return "signal " + std::to_string(sig);
+    case SIGKILL:
+      return "SIGKILL";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGSEGV:
+      return "SIGSEGV";
+    case SIGABRT:
+      return "SIGABRT";
+    case SIGBUS:
+      return "SIGBUS";
+    case SIGFPE:
+      return "SIGFPE";
+    case SIGILL:
+      return "SIGILL";
+    case SIGSYS:
+      return "SIGSYS";
+    case SIGXCPU:
+      return "SIGXCPU";
+    case SIGXFSZ:
+      return "SIGXFSZ";
+    case SIGPIPE:
+      return "SIGPIPE";
+    case SIGINT:
+      return "SIGINT";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return "signal " + std::to_string(sig);
   }
 }
 
@@ -86,7 +103,8 @@ Outcome Killed(std::string reason) { return {RunStatus::kKilled, std::move(reaso
 Outcome DecideOutcome(const RunFacts& f) {
   const RunLimits& lim = f.limits;
   if (f.cancelled) return {RunStatus::kCancelled, "cancelled by request"};
-  if (f.timed_out) return {RunStatus::kTimedOut, "wall-clock timeout " + FormatDuration(lim.timeout)};
+  if (f.timed_out)
+    return {RunStatus::kTimedOut, "wall-clock timeout " + FormatDuration(lim.timeout)};
   if (f.output_limit_killed) return Killed("output limit exceeded");
 
   ExitInfo e = f.exit;
@@ -98,11 +116,15 @@ Outcome DecideOutcome(const RunFacts& f) {
   if (e.signaled) {
     if (!f.blocked_syscall.empty()) return Killed("blocked syscall " + f.blocked_syscall);
     switch (e.signal) {
-      case SIGXCPU: return Killed("CPU limit " + std::to_string(lim.cpu_seconds) + " s exceeded");
-      case SIGXFSZ: return Killed("file size limit " + FormatBytes(lim.file_size_bytes) + " exceeded");
-      case SIGSYS: return Killed("blocked syscall (SIGSYS: forbidden architecture or call)");
+      case SIGXCPU:
+        return Killed("CPU limit " + std::to_string(lim.cpu_seconds) + " s exceeded");
+      case SIGXFSZ:
+        return Killed("file size limit " + FormatBytes(lim.file_size_bytes) + " exceeded");
+      case SIGSYS:
+        return Killed("blocked syscall (SIGSYS: forbidden architecture or call)");
       case SIGKILL:
-        if (f.memory_cgroup_oom) return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
+        if (f.memory_cgroup_oom)
+          return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
         return Killed("killed by SIGKILL (out of memory or an external kill)");
       default:
         return {RunStatus::kFailed, "terminated by " + SignalName(e.signal)};
@@ -111,24 +133,33 @@ Outcome DecideOutcome(const RunFacts& f) {
 
   std::string blocked_note;
   if (!f.blocked_syscall.empty()) {
-    blocked_note = " (blocked syscall " + f.blocked_syscall + " in a child process" +
-                   (f.blocked_count > 1 ? ", " + std::to_string(f.blocked_count) + " blocked calls" : "") +
-                   ")";
+    blocked_note =
+        " (blocked syscall " + f.blocked_syscall + " in a child process" +
+        (f.blocked_count > 1 ? ", " + std::to_string(f.blocked_count) + " blocked calls" : "") +
+        ")";
   }
   switch (e.code) {
-    case 0: return {RunStatus::kOk, "ok" + blocked_note};
+    case 0:
+      return {RunStatus::kOk, "ok" + blocked_note};
     case 2:
       return {RunStatus::kFailed,
-              "invalid flow or input: " + (f.boot_error.empty() ? std::string("exit code 2") : Clip(f.boot_error, 300))};
-    case 3: return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
-    case 4: return Killed("file size limit " + FormatBytes(lim.file_size_bytes) + " exceeded");
-    case 5: return Killed("process limit " + std::to_string(lim.processes) + " reached");
+              "invalid flow or input: " +
+                  (f.boot_error.empty() ? std::string("exit code 2") : Clip(f.boot_error, 300))};
+    case 3:
+      return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
+    case 4:
+      return Killed("file size limit " + FormatBytes(lim.file_size_bytes) + " exceeded");
+    case 5:
+      return Killed("process limit " + std::to_string(lim.processes) + " reached");
     case 126:
-      if (!f.launcher_error.empty()) return {RunStatus::kFailed, "sandbox launcher failed: " + Clip(f.launcher_error, 300)};
+      if (!f.launcher_error.empty())
+        return {RunStatus::kFailed, "sandbox launcher failed: " + Clip(f.launcher_error, 300)};
       break;
-    default: break;
+    default:
+      break;
   }
-  if (f.memory_cgroup_oom) return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
+  if (f.memory_cgroup_oom)
+    return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
   return {RunStatus::kFailed, DescribeFailure(f, e.code) + blocked_note};
 }
 

@@ -39,11 +39,11 @@ struct RunFacts {
   bool timed_out = false;
   bool output_limit_killed = false;
   bool memory_cgroup_oom = false;
-  std::string blocked_syscall;         // first syscall a seccomp tripwire stopped, "" if none
+  std::string blocked_syscall;  // first syscall a seccomp tripwire stopped, "" if none
   int blocked_count = 0;
-  std::optional<FailedSpan> failure;   // innermost failed span
-  std::string launcher_error;          // "hero_launcher: ..." line from stderr, if any
-  std::string boot_error;              // "hero_tracing.boot: ..." line from stderr, if any
+  std::optional<FailedSpan> failure;  // innermost failed span
+  std::string launcher_error;         // "hero_launcher: ..." line from stderr, if any
+  std::string boot_error;             // "hero_tracing.boot: ..." line from stderr, if any
   RunLimits limits;
 };
 

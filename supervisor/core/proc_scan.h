@@ -1,5 +1,5 @@
-// /proc scanning for the orphan reaper (processes of a uid: sandbox/run_killer.h). Reads procfs (in-memory, fast);
-// loop thread. No dependency beyond libc.
+// /proc scanning for the orphan reaper (processes of a uid: sandbox/run_killer.h). Reads procfs
+// (in-memory, fast); loop thread. No dependency beyond libc.
 #pragma once
 
 #include <sys/types.h>

@@ -6,8 +6,8 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/syscall.h>
-#include <unistd.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -17,7 +17,9 @@ namespace {
 class SpawnAttr {
  public:
   SpawnAttr() { ok_ = posix_spawnattr_init(&attr_) == 0; }
-  ~SpawnAttr() { if (ok_) posix_spawnattr_destroy(&attr_); }
+  ~SpawnAttr() {
+    if (ok_) posix_spawnattr_destroy(&attr_);
+  }
   posix_spawnattr_t* get() { return &attr_; }
   bool ok() const { return ok_; }
 
@@ -29,7 +31,9 @@ class SpawnAttr {
 class FileActions {
  public:
   FileActions() { ok_ = posix_spawn_file_actions_init(&fa_) == 0; }
-  ~FileActions() { if (ok_) posix_spawn_file_actions_destroy(&fa_); }
+  ~FileActions() {
+    if (ok_) posix_spawn_file_actions_destroy(&fa_);
+  }
   posix_spawn_file_actions_t* get() { return &fa_; }
   bool ok() const { return ok_; }
 

@@ -18,8 +18,8 @@
 #include <filesystem>
 
 #include "sandbox/run_killer.h"
-#include "supervisor/api/rpc_errors.h"
 #include "sandbox/seccomp_notify.h"
+#include "supervisor/api/rpc_errors.h"
 #include "supervisor/base/json_writer.h"
 #include "supervisor/base/log.h"
 #include "supervisor/core/launch_plan.h"
@@ -69,7 +69,6 @@ void AppendTail(std::string& tail, const char* data, size_t n) {
   tail.append(data, n);
   if (tail.size() > kTailBytes) tail.erase(0, tail.size() - kTailBytes);
 }
-
 
 }  // namespace
 
@@ -162,8 +161,8 @@ Status Run::Start() {
   if (plan.wants_notify) {
     HERO_ASSIGN_OR_RETURN(notify, MakeSocketPair());
   }
-  plan.spec.fd_map = {{devnull.get(), 0}, {out.second.get(), 1}, {err.second.get(), 2},
-                      {span.second.get(), 3}};
+  plan.spec.fd_map = {
+      {devnull.get(), 0}, {out.second.get(), 1}, {err.second.get(), 2}, {span.second.get(), 3}};
   if (plan.wants_notify) plan.spec.fd_map.push_back({notify.second.get(), 4});
 
   HERO_ASSIGN_OR_RETURN(SpawnedProcess proc, sup_->launcher()->Spawn(plan.spec));
@@ -205,7 +204,8 @@ Status Run::Start() {
   rec_.started_us = sup_->clock()->WallMicros();
   uv_timer_init(loop, timeout_timer_.Allocate(this));
   timeout_timer_.Initialized();
-  uv_timer_start(timeout_timer_.get(), &Run::OnTimeout, static_cast<uint64_t>(req_.timeout.count()), 0);
+  uv_timer_start(timeout_timer_.get(), &Run::OnTimeout, static_cast<uint64_t>(req_.timeout.count()),
+                 0);
   uv_timer_init(loop, bp_timer_.Allocate(this));
   bp_timer_.Initialized();
   UpdateReadState();
@@ -227,7 +227,8 @@ Status Run::OpenPipe(Pipe& p, UniqueFd fd, const char* stream) {
   }
   fd.Release();
   p.open = true;
-  uv_read_start(reinterpret_cast<uv_stream_t*>(p.handle.get()), &Run::OnPipeAlloc, &Run::OnPipeRead);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(p.handle.get()), &Run::OnPipeAlloc,
+                &Run::OnPipeRead);
   return Status::Ok();
 }
 
@@ -270,7 +271,8 @@ void Run::OnMainExit(int st, const struct rusage& ru) {
   sup_->ReapOrphans();  // zombies that were hidden behind this one
   pid_poll_.Close();
   pidfd_.Reset();
-  rec_.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1'000'000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+  rec_.cpu_us = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1'000'000LL + ru.ru_utime.tv_usec +
+                ru.ru_stime.tv_usec;
   rec_.peak_rss_kb = ru.ru_maxrss;
   StopTimers();
   // Nothing the flow started may outlive its main process.
@@ -279,9 +281,12 @@ void Run::OnMainExit(int st, const struct rusage& ru) {
     // Non-blocking pass; what is still leaving is finished by the uid sweep and reaped later.
     (void)cgroup_->KillAll(std::chrono::milliseconds(0));
     if (auto cs = cgroup_->ReadStats(); cs.ok()) {
-      if (cs->memory_peak_bytes) rec_.peak_rss_kb = std::max<int64_t>(rec_.peak_rss_kb, static_cast<int64_t>(*cs->memory_peak_bytes / 1024));
+      if (cs->memory_peak_bytes)
+        rec_.peak_rss_kb = std::max<int64_t>(rec_.peak_rss_kb,
+                                             static_cast<int64_t>(*cs->memory_peak_bytes / 1024));
       if (cs->oom_kills && *cs->oom_kills > 0) memory_oom_ = true;
-      if (cs->cpu_usage_usec) rec_.cpu_us = std::max<int64_t>(rec_.cpu_us, static_cast<int64_t>(*cs->cpu_usage_usec));
+      if (cs->cpu_usage_usec)
+        rec_.cpu_us = std::max<int64_t>(rec_.cpu_us, static_cast<int64_t>(*cs->cpu_usage_usec));
     }
   }
   phase_ = Phase::kDraining;
@@ -341,7 +346,8 @@ void Run::BeginStop(bool cancelled, bool timed_out, bool interrupted) {
   SignalRun(SIGTERM);
   uv_timer_init(sup_->loop(), grace_timer_.Allocate(this));
   grace_timer_.Initialized();
-  uv_timer_start(grace_timer_.get(), &Run::OnGrace, static_cast<uint64_t>(sup_->config().grace.count()), 0);
+  uv_timer_start(grace_timer_.get(), &Run::OnGrace,
+                 static_cast<uint64_t>(sup_->config().grace.count()), 0);
 }
 
 void Run::FailStart(const Status& why) {
@@ -387,7 +393,8 @@ void Run::UpdateReadState() {
   bool calls_ok = outstanding_calls_ < sup_->config().max_outstanding_calls;
   bool want = store_ok && calls_ok && phase_ != Phase::kFinishing && phase_ != Phase::kDone;
   if (want && !span_reading_) {
-    uv_read_start(reinterpret_cast<uv_stream_t*>(span_sock_.get()), &Run::OnSpanAlloc, &Run::OnSpanRead);
+    uv_read_start(reinterpret_cast<uv_stream_t*>(span_sock_.get()), &Run::OnSpanAlloc,
+                  &Run::OnSpanRead);
     span_reading_ = true;
   } else if (!want && span_reading_) {
     uv_read_stop(reinterpret_cast<uv_stream_t*>(span_sock_.get()));
@@ -447,11 +454,13 @@ void Run::HandlePipeData(Pipe& p, const char* data, size_t n) {
   AppendTail(p.tail, data, n);
   int64_t cap = sup_->config().capture_cap_bytes;
   size_t take = 0;
-  if (p.captured < cap) take = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), cap - p.captured));
+  if (p.captured < cap)
+    take = static_cast<size_t>(std::min<int64_t>(static_cast<int64_t>(n), cap - p.captured));
   if (take < n) {
     if (p.dropped == 0) {
       p.partial.append(data, take);
-      p.partial += "\n[hero_logic: " + std::string(p.stream) + " truncated after " + FormatBytes(cap) + "]\n";
+      p.partial += "\n[hero_logic: " + std::string(p.stream) + " truncated after " +
+                   FormatBytes(cap) + "]\n";
       p.captured += static_cast<int64_t>(take);
       take = 0;
       FlushPipePartial(p);
@@ -481,7 +490,8 @@ void Run::FlushPipePartial(Pipe& p) {
     size_t pos = 0;
     while (pos < text.size()) {
       size_t nl = text.find('\n', pos);
-      std::string_view line = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+      std::string_view line =
+          text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
       if (line.rfind("hero_launcher: ", 0) == 0 && launcher_error_.empty()) {
         launcher_error_ = std::string(line.substr(15));
       } else if (line.rfind("hero_tracing.boot: ", 0) == 0) {
@@ -613,13 +623,14 @@ void Run::WriteToChild(std::string line, bool call_reply) {
   };
   auto* w = new Write{{}, std::move(line), alive_, this, call_reply};
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(span_sock_.get()), &buf, 1, [](uv_write_t* req, int) {
-    std::unique_ptr<Write> done(reinterpret_cast<Write*>(req));
-    auto a = done->alive.lock();
-    if (!a || !*a || !done->call_reply) return;
-    --done->run->outstanding_calls_;
-    done->run->UpdateReadState();
-  });
+  int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t*>(span_sock_.get()), &buf, 1,
+                    [](uv_write_t* req, int) {
+                      std::unique_ptr<Write> done(reinterpret_cast<Write*>(req));
+                      auto a = done->alive.lock();
+                      if (!a || !*a || !done->call_reply) return;
+                      --done->run->outstanding_calls_;
+                      done->run->UpdateReadState();
+                    });
   if (rc != 0) {
     delete w;
     settle();
@@ -635,8 +646,11 @@ void Run::OnCall(int64_t req, std::string_view method, std::string_view params_j
     if (r.ok()) {
       w.Key("result").Raw(r.value());
     } else {
-      w.Key("error").BeginObject().Field("code", api::RpcCodeForStatus(r.status().code()))
-          .Field("message", r.status().message()).EndObject();
+      w.Key("error")
+          .BeginObject()
+          .Field("code", api::RpcCodeForStatus(r.status().code()))
+          .Field("message", r.status().message())
+          .EndObject();
     }
     w.EndObject();
     std::string line = w.Take();
@@ -703,26 +717,39 @@ void Run::FinishRun() {
   facts.limits = limits_;
   facts.memory_cgroup_oom = memory_oom_;
   if (auto f = stream_->assembler().first_failure()) {
-    facts.failure = FailedSpan{f->span_name, f->path.find('/') == std::string::npos, f->error_type, f->error};
+    facts.failure =
+        FailedSpan{f->span_name, f->path.find('/') == std::string::npos, f->error_type, f->error};
   }
   Outcome outcome = DecideOutcome(facts);
-  if (interrupted_) outcome = {RunStatus::kInterrupted, "supervisor stopped while the run was running"};
-  if (!start_error_.empty()) outcome = {RunStatus::kFailed, "could not start the run: " + start_error_};
+  if (interrupted_)
+    outcome = {RunStatus::kInterrupted, "supervisor stopped while the run was running"};
+  if (!start_error_.empty())
+    outcome = {RunStatus::kFailed, "could not start the run: " + start_error_};
 
   spans::EndOutcome end = spans::EndOutcome::kExited;
   switch (outcome.status) {
-    case RunStatus::kTimedOut: end = spans::EndOutcome::kTimedOut; break;
-    case RunStatus::kCancelled: end = spans::EndOutcome::kCancelled; break;
-    case RunStatus::kInterrupted: end = spans::EndOutcome::kCancelled; break;
-    case RunStatus::kKilled: end = spans::EndOutcome::kKilled; break;
+    case RunStatus::kTimedOut:
+      end = spans::EndOutcome::kTimedOut;
+      break;
+    case RunStatus::kCancelled:
+      end = spans::EndOutcome::kCancelled;
+      break;
+    case RunStatus::kInterrupted:
+      end = spans::EndOutcome::kCancelled;
+      break;
+    case RunStatus::kKilled:
+      end = spans::EndOutcome::kKilled;
+      break;
     case RunStatus::kOk:
     case RunStatus::kFailed:
     case RunStatus::kQueued:
-    case RunStatus::kRunning: break;
+    case RunStatus::kRunning:
+      break;
   }
   // A synthesized root (the child sent nothing) is ok only when the run is.
-  stream_->Finish(end, outcome.status == RunStatus::kOk ? std::string_view() : std::string_view(outcome.reason),
-                  sup_->clock()->WallMicros());
+  stream_->Finish(
+      end, outcome.status == RunStatus::kOk ? std::string_view() : std::string_view(outcome.reason),
+      sup_->clock()->WallMicros());
 
   const spans::Stats& st = stream_->stats();
   rec_.status = outcome.status;
@@ -743,9 +770,12 @@ void Run::FinishRun() {
     w.BeginArray();
     for (const auto& d : st.diagnostics) w.String(d);
     if (st.late_events > 0) {
-      w.String(std::to_string(st.late_events) + " event(s) for spans that had already ended were ignored");
+      w.String(std::to_string(st.late_events) +
+               " event(s) for spans that had already ended were ignored");
     }
-    if (!blocked_syscall_.empty()) w.String("blocked syscall " + blocked_syscall_ + " (" + std::to_string(blocked_count_) + "x)");
+    if (!blocked_syscall_.empty())
+      w.String("blocked syscall " + blocked_syscall_ + " (" + std::to_string(blocked_count_) +
+               "x)");
     w.EndArray();
     rec_.diagnostics_json = w.Take();
   }

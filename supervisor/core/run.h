@@ -56,8 +56,8 @@ class Run final : public spans::AssemblerSink {
     bool open = false;
     int64_t captured = 0;
     int64_t dropped = 0;
-    std::string tail;      // last bytes, for the run record
-    std::string partial;   // an incomplete last line, flushed at EOF
+    std::string tail;     // last bytes, for the run record
+    std::string partial;  // an incomplete last line, flushed at EOF
   };
 
   Status PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir);
@@ -106,7 +106,7 @@ class Run final : public spans::AssemblerSink {
   bool uid_acquired_ = false;
   UidLease uid_lease_;
   std::unique_ptr<sandbox::RunCgroup> cgroup_;  // per-run memory/pids limits, if the host has them
-  bool memory_oom_ = false;  // released (lock closed) when the Run is destroyed
+  bool memory_oom_ = false;                     // released (lock closed) when the Run is destroyed
   bool bwrap_main_ = false;
   UniqueFd pidfd_;
   UvHandle<uv_poll_t> pid_poll_;

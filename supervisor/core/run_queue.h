@@ -16,8 +16,8 @@ namespace hero::core {
 class RunQueue {
  public:
   struct Limits {
-    int concurrency = 8;        // runs running at once, all flows together (>= 1)
-    int per_flow = 0;           // runs of one flow at once; 0 = no limit
+    int concurrency = 8;                        // runs running at once, all flows together (>= 1)
+    int per_flow = 0;                           // runs of one flow at once; 0 = no limit
     std::map<std::string, int> flow_overrides;  // per-flow limits that replace per_flow
   };
 

@@ -22,33 +22,33 @@ void RunService::Submit(RunRequest req, int depth, RecordFn done) {
     return;
   }
   auto owned = std::make_shared<RunRequest>(std::move(req));
-  sup_->CreateRunRecord(*owned, [this, owned, depth,
-                               done = std::move(done)](Result<store::RunRecord> rec) mutable {
-    if (!rec.ok()) {
-      done(rec.status());
-      return;
-    }
-    max_run_id_ = std::max(max_run_id_, rec->id.value);
-    if (!accepting_) {
-      // Shutdown began while the record was being written: it never starts.
-      store::RunRecord r = std::move(rec).value();
-      r.status = RunStatus::kInterrupted;
-      r.reason = "daemon stopped before the run started";
-      r.ended_us = WallMicrosNow();
-      store_->UpdateRun(r);
-      events_->OnStatus(r);
-      done(Unavailable("daemon is shutting down"));
-      return;
-    }
-    ActiveRun& a = active_[rec->id.value];
-    a.rec = *rec;
-    a.req = std::make_unique<RunRequest>(std::move(*owned));
-    a.depth = depth;
-    queue_.Push(rec->id, rec->flow_name);
-    events_->OnStatus(a.rec);
-    done(*rec);
-    Pump();
-  });
+  sup_->CreateRunRecord(
+      *owned, [this, owned, depth, done = std::move(done)](Result<store::RunRecord> rec) mutable {
+        if (!rec.ok()) {
+          done(rec.status());
+          return;
+        }
+        max_run_id_ = std::max(max_run_id_, rec->id.value);
+        if (!accepting_) {
+          // Shutdown began while the record was being written: it never starts.
+          store::RunRecord r = std::move(rec).value();
+          r.status = RunStatus::kInterrupted;
+          r.reason = "daemon stopped before the run started";
+          r.ended_us = WallMicrosNow();
+          store_->UpdateRun(r);
+          events_->OnStatus(r);
+          done(Unavailable("daemon is shutting down"));
+          return;
+        }
+        ActiveRun& a = active_[rec->id.value];
+        a.rec = *rec;
+        a.req = std::make_unique<RunRequest>(std::move(*owned));
+        a.depth = depth;
+        queue_.Push(rec->id, rec->flow_name);
+        events_->OnStatus(a.rec);
+        done(*rec);
+        Pump();
+      });
 }
 
 void RunService::Pump() {
@@ -112,7 +112,8 @@ void RunService::Wait(RunId id, std::chrono::milliseconds timeout, RecordFn done
   w->done = std::move(done);
   uv_timer_init(loop_, w->timer.Allocate(w.get()));
   w->timer.Initialized();
-  uv_timer_start(w->timer.get(), &RunService::OnWaitTimeout, static_cast<uint64_t>(timeout.count()), 0);
+  uv_timer_start(w->timer.get(), &RunService::OnWaitTimeout, static_cast<uint64_t>(timeout.count()),
+                 0);
   it->second.waiters.push_back(std::move(w));
 }
 

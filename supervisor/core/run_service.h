@@ -100,7 +100,7 @@ class RunService final : public RunObserver {
   struct ActiveRun {
     store::RunRecord rec;
     std::unique_ptr<RunRequest> req;  // while queued
-    bool started = false;  // handed to the Supervisor (holds a queue slot)
+    bool started = false;             // handed to the Supervisor (holds a queue slot)
     int depth = 0;
     int children = 0;
     std::list<std::unique_ptr<Waiter>> waiters;

@@ -11,7 +11,8 @@ namespace hero::core {
 
 SpanTree BuildTree(std::vector<store::SpanRow> spans, std::vector<store::LogRow> logs) {
   SpanTree t;
-  std::sort(spans.begin(), spans.end(), [](const auto& a, const auto& b) { return a.seq.value < b.seq.value; });
+  std::sort(spans.begin(), spans.end(),
+            [](const auto& a, const auto& b) { return a.seq.value < b.seq.value; });
   std::unordered_map<std::string, TreeNode*> by_id;
   std::unordered_map<int64_t, TreeNode*> by_seq;
   for (auto& s : spans) {
@@ -38,10 +39,11 @@ SpanTree BuildTree(std::vector<store::SpanRow> spans, std::vector<store::LogRow>
     if (n) n->logs.push_back(std::move(l));
   }
   for (auto& n : t.nodes) {
-    std::stable_sort(n->children.begin(), n->children.end(), [](const TreeNode* a, const TreeNode* b) {
-      return a->span.start_us != b->span.start_us ? a->span.start_us < b->span.start_us
-                                                  : a->span.seq.value < b->span.seq.value;
-    });
+    std::stable_sort(
+        n->children.begin(), n->children.end(), [](const TreeNode* a, const TreeNode* b) {
+          return a->span.start_us != b->span.start_us ? a->span.start_us < b->span.start_us
+                                                      : a->span.seq.value < b->span.seq.value;
+        });
   }
   return t;
 }
@@ -72,7 +74,11 @@ void WriteRunRecord(JsonWriter& w, const store::RunRecord& r) {
   w.Field("flow", r.flow_name);
   w.Field("flow_version", r.flow_version);
   w.Key("parent_run");
-  if (r.parent_run.valid()) { w.Int(r.parent_run.value); } else { w.Null(); }
+  if (r.parent_run.valid()) {
+    w.Int(r.parent_run.value);
+  } else {
+    w.Null();
+  }
   w.Key("parent_span");
   StringOrNull(w, r.parent_span);
   w.Key("input");
@@ -82,9 +88,17 @@ void WriteRunRecord(JsonWriter& w, const store::RunRecord& r) {
   w.Field("status", RunStatusName(r.status));
   w.Field("reason", r.reason);
   w.Key("exit_code");
-  if (r.exit_code >= 0) { w.Int(r.exit_code); } else { w.Null(); }
+  if (r.exit_code >= 0) {
+    w.Int(r.exit_code);
+  } else {
+    w.Null();
+  }
   w.Key("signal");
-  if (r.signal > 0) { w.Int(r.signal); } else { w.Null(); }
+  if (r.signal > 0) {
+    w.Int(r.signal);
+  } else {
+    w.Null();
+  }
   w.Field("profile", r.profile);
   w.Field("network", r.network);
   w.Field("created_us", r.created_us);
@@ -93,7 +107,8 @@ void WriteRunRecord(JsonWriter& w, const store::RunRecord& r) {
   w.Field("cpu_us", r.cpu_us);
   w.Field("peak_rss_kb", r.peak_rss_kb);
   w.Field("span_count", r.span_count);
-  w.Key("dropped").BeginObject()
+  w.Key("dropped")
+      .BeginObject()
       .Field("malformed_lines", r.malformed_lines)
       .Field("unknown_type_lines", r.unknown_type_lines)
       .Field("oversize_lines", r.oversize_lines)
@@ -125,25 +140,47 @@ void WriteSpanOpen(JsonWriter& w, const TreeNode& n) {
   w.Field("status", s.status);
   w.Field("start_us", s.start_us);
   w.Key("end_us");
-  if (s.end_us > 0) { w.Int(s.end_us); } else { w.Null(); }
+  if (s.end_us > 0) {
+    w.Int(s.end_us);
+  } else {
+    w.Null();
+  }
   w.Key("tags");
   RawOrNull(w, s.tags_json.empty() ? std::string("{}") : s.tags_json);
-  w.Key("error"); StringOrNull(w, s.error);
-  w.Key("error_type"); StringOrNull(w, s.error_type);
-  w.Key("traceback"); StringOrNull(w, s.traceback);
-  w.Key("rpc_service"); StringOrNull(w, s.rpc_service);
-  w.Key("rpc_method"); StringOrNull(w, s.rpc_method);
-  w.Key("file"); StringOrNull(w, s.file);
+  w.Key("error");
+  StringOrNull(w, s.error);
+  w.Key("error_type");
+  StringOrNull(w, s.error_type);
+  w.Key("traceback");
+  StringOrNull(w, s.traceback);
+  w.Key("rpc_service");
+  StringOrNull(w, s.rpc_service);
+  w.Key("rpc_method");
+  StringOrNull(w, s.rpc_method);
+  w.Key("file");
+  StringOrNull(w, s.file);
   w.Key("line");
-  if (s.line > 0) { w.Int(s.line); } else { w.Null(); }
+  if (s.line > 0) {
+    w.Int(s.line);
+  } else {
+    w.Null();
+  }
   w.Field("cpu_us", s.cpu_us);
   w.Field("rss_kb", s.rss_kb);
   w.Key("child_run_id");
-  if (s.child_run_id > 0) { w.Int(s.child_run_id); } else { w.Null(); }
+  if (s.child_run_id > 0) {
+    w.Int(s.child_run_id);
+  } else {
+    w.Null();
+  }
   w.Field("orphan", s.orphan);
   w.Key("logs").BeginArray();
   for (const auto& l : n.logs) {
-    w.BeginObject().Field("ts_us", l.ts_us).Field("stream", l.stream).Field("text", l.text).EndObject();
+    w.BeginObject()
+        .Field("ts_us", l.ts_us)
+        .Field("stream", l.stream)
+        .Field("text", l.text)
+        .EndObject();
   }
   w.EndArray();
   w.Key("children").BeginArray();

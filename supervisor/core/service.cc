@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <set>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "supervisor/api/json_rpc.h"
@@ -16,17 +16,19 @@
 namespace hero::core {
 namespace {
 
+using api::Params;
 using api::ParamSpec;
 using api::ParamType;
-using api::Params;
 
 constexpr int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
 constexpr int64_t kDefaultTimeoutMs = 60'000;
 // play_start/script_run wait this long past the run's timeout: grace + drain + commit.
 constexpr int64_t kWaitMarginMs = 5'000;
 
-const char* kRunSchema = R"({"type":"object","description":"a run record: id, flow, status, reason, times, counters"})";
-const char* kDocSchema = R"({"type":"object","properties":{"run":{"type":"object"},"tree":{"type":["object","null"]}}})";
+const char* kRunSchema =
+    R"({"type":"object","description":"a run record: id, flow, status, reason, times, counters"})";
+const char* kDocSchema =
+    R"({"type":"object","properties":{"run":{"type":"object"},"tree":{"type":["object","null"]}}})";
 const char* kFlowSchema = R"({"type":"object","description":"a library flow"})";
 const char* kProfileSchema = R"({"type":"string","enum":["trusted","untrusted"]})";
 const char* kStatusSchema =
@@ -44,7 +46,8 @@ std::string StrP(const Params& p, std::string_view name, std::string_view def = 
   return std::string(HasP(p, name) ? p.GetString(name) : def);
 }
 
-void ReadFileAsync(uv_loop_t* loop, std::string path, std::function<void(Result<std::string>)> done) {
+void ReadFileAsync(uv_loop_t* loop, std::string path,
+                   std::function<void(Result<std::string>)> done) {
   struct Work {
     uv_work_t req;
     std::string path;
@@ -114,7 +117,8 @@ std::string TailLines(std::string_view text, size_t n) {
 
 // The span that explains a failure: the failed span that ended first among those with no
 // failed child (the innermost), with its path of names from the root.
-const TreeNode* FindFailure(const TreeNode* n, std::vector<const TreeNode*>& path, std::vector<const TreeNode*>& best_path) {
+const TreeNode* FindFailure(const TreeNode* n, std::vector<const TreeNode*>& path,
+                            std::vector<const TreeNode*>& best_path) {
   const TreeNode* best = nullptr;
   path.push_back(n);
   bool failed_child = false;
@@ -201,20 +205,28 @@ std::string ScriptAnswer(const store::RunRecord& rec, const SpanTree& tree) {
 // The run params shared by play_start, play_run_async and script_run.
 std::vector<ParamSpec> RunParams(bool with_flow, bool with_parent) {
   std::vector<ParamSpec> p;
-  if (with_flow) p.push_back({"flow", ParamType::kString, false, "library flow to run (its current version); or give source"});
-  p.push_back({"source", ParamType::kString, !with_flow, "ad-hoc Python source (a @flow file or a plain script)"});
+  if (with_flow)
+    p.push_back({"flow", ParamType::kString, false,
+                 "library flow to run (its current version); or give source"});
+  p.push_back({"source", ParamType::kString, !with_flow,
+               "ad-hoc Python source (a @flow file or a plain script)"});
   p.push_back({"input", ParamType::kObject, false, "input object (default {})"});
   if (with_flow) {
-    p.push_back({"profile", ParamType::kString, false,
-                 "sandbox profile: trusted (default for library flows) or untrusted (default for sources)",
-                 kProfileSchema});
-    p.push_back({"name", ParamType::kString, false, "which @flow of the source to run (default: the only one)"});
+    p.push_back(
+        {"profile", ParamType::kString, false,
+         "sandbox profile: trusted (default for library flows) or untrusted (default for sources)",
+         kProfileSchema});
+    p.push_back({"name", ParamType::kString, false,
+                 "which @flow of the source to run (default: the only one)"});
   }
-  p.push_back({"timeout_ms", ParamType::kInteger, false, "wall-clock timeout in ms (default 60000)"});
-  p.push_back({"network", ParamType::kBoolean, false, "allow network (untrusted profile; default false)"});
+  p.push_back(
+      {"timeout_ms", ParamType::kInteger, false, "wall-clock timeout in ms (default 60000)"});
+  p.push_back(
+      {"network", ParamType::kBoolean, false, "allow network (untrusted profile; default false)"});
   if (with_parent) {
     p.push_back({"parent_run", ParamType::kInteger, false, "parent run id (sub-flows)"});
-    p.push_back({"parent_span", ParamType::kString, false, "the parent run's span that starts this run"});
+    p.push_back(
+        {"parent_span", ParamType::kString, false, "the parent run's span that starts this run"});
   }
   return p;
 }
@@ -261,8 +273,8 @@ double LoopLagMonitor::P99Seconds() const {
 
 // --- Service ---
 
-Service::Service(uv_loop_t* loop, Supervisor* sup, store::Store* store, RunService* runs, RunEvents* events,
-                 FlowLibrary* library, ServiceLimits limits, std::string version)
+Service::Service(uv_loop_t* loop, Supervisor* sup, store::Store* store, RunService* runs,
+                 RunEvents* events, FlowLibrary* library, ServiceLimits limits, std::string version)
     : loop_(loop),
       sup_(sup),
       store_(store),
@@ -290,132 +302,204 @@ Status Service::Add(api::MethodTable& table, api::MethodSpec spec, Handler handl
   return table.Add(std::move(spec));
 }
 
-#define HERO_METHOD(fn) [this](const Ctx& c, const Params& p, SharedReply r) { fn(c, p, std::move(r)); }
+#define HERO_METHOD(fn) \
+  [this](const Ctx& c, const Params& p, SharedReply r) { fn(c, p, std::move(r)); }
 
 Status Service::RegisterMethods(api::MethodTable& t) {
   using api::MethodSpec;
   // flows
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_create", .summary = "Adds a flow to the library (version 1).",
-                               .description = "Inputs, outputs, tags and docstring come from the source's @flow declaration (read with ast, never executed). A source without @flow is a plain script flow and needs a name.",
-                               .params = {{"source", ParamType::kString, true, "the flow's Python source"},
-                                          {"name", ParamType::kString, false, "flow name (default: the @flow's name)"},
-                                          {"description", ParamType::kString, false, "overrides the @flow's description"}},
-                               .result_description = "the flow (without source)", .result_schema_json = kFlowSchema},
-                           HERO_METHOD(FlowCreate)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_update", .summary = "Adds a new version of a flow and makes it current.",
-                               .params = {{"name", ParamType::kString, true, "flow name"},
-                                          {"source", ParamType::kString, true, "the new source"}},
-                               .result_description = "the flow", .result_schema_json = kFlowSchema},
+  HERO_RETURN_IF_ERROR(Add(
+      t,
+      {.name = "flow_create",
+       .summary = "Adds a flow to the library (version 1).",
+       .description = "Inputs, outputs, tags and docstring come from the source's @flow "
+                      "declaration (read with ast, never executed). A source without @flow is a "
+                      "plain script flow and needs a name.",
+       .params = {{"source", ParamType::kString, true, "the flow's Python source"},
+                  {"name", ParamType::kString, false, "flow name (default: the @flow's name)"},
+                  {"description", ParamType::kString, false, "overrides the @flow's description"}},
+       .result_description = "the flow (without source)",
+       .result_schema_json = kFlowSchema},
+      HERO_METHOD(FlowCreate)));
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "flow_update",
+                            .summary = "Adds a new version of a flow and makes it current.",
+                            .params = {{"name", ParamType::kString, true, "flow name"},
+                                       {"source", ParamType::kString, true, "the new source"}},
+                            .result_description = "the flow",
+                            .result_schema_json = kFlowSchema},
                            HERO_METHOD(FlowUpdate)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_get", .summary = "One flow version with its source.",
-                               .params = {{"name", ParamType::kString, true, "flow name"},
-                                          {"version", ParamType::kInteger, false, "version (default: current)"}},
-                               .result_description = "{name, version, source, description, docstring, inputs, outputs, tags, entry, versions}",
-                               .result_schema_json = kFlowSchema},
-                           HERO_METHOD(FlowGet)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_list", .summary = "Every library flow with its current version (no sources).",
-                               .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "flow_get",
+           .summary = "One flow version with its source.",
+           .params = {{"name", ParamType::kString, true, "flow name"},
+                      {"version", ParamType::kInteger, false, "version (default: current)"}},
+           .result_description = "{name, version, source, description, docstring, inputs, outputs, "
+                                 "tags, entry, versions}",
+           .result_schema_json = kFlowSchema},
+          HERO_METHOD(FlowGet)));
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "flow_list",
+                            .summary = "Every library flow with its current version (no sources).",
+                            .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
                            HERO_METHOD(FlowList)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_delete", .summary = "Removes a flow from the library.",
-                               .params = {{"name", ParamType::kString, true, "flow name"}},
-                               .result_schema_json = R"({"type":"object"})"},
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "flow_delete",
+                            .summary = "Removes a flow from the library.",
+                            .params = {{"name", ParamType::kString, true, "flow name"}},
+                            .result_schema_json = R"({"type":"object"})"},
                            HERO_METHOD(FlowDelete)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_versions", .summary = "A flow's versions, newest first.",
-                               .params = {{"name", ParamType::kString, true, "flow name"}},
-                               .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "flow_versions",
+                            .summary = "A flow's versions, newest first.",
+                            .params = {{"name", ParamType::kString, true, "flow name"}},
+                            .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
                            HERO_METHOD(FlowVersions)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_set_current", .summary = "Makes a version the current one.",
-                               .params = {{"name", ParamType::kString, true, "flow name"},
-                                          {"version", ParamType::kInteger, true, "version number"}},
-                               .result_schema_json = kFlowSchema},
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "flow_set_current",
+                            .summary = "Makes a version the current one.",
+                            .params = {{"name", ParamType::kString, true, "flow name"},
+                                       {"version", ParamType::kInteger, true, "version number"}},
+                            .result_schema_json = kFlowSchema},
                            HERO_METHOD(FlowSetCurrent)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "flow_library_search",
-                               .summary = "Ranked full-text search over name, description, tags, docstrings and inputs.",
-                               .params = {{"query", ParamType::kString, true, "plain text; search syntax has no effect"},
-                                          {"limit", ParamType::kInteger, false, "at most this many hits (default 20, max 100)"}},
-                               .result_description = "[{name, description, score, snippet, version}], best first",
-                               .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
-                           HERO_METHOD(FlowSearch)));
+  HERO_RETURN_IF_ERROR(Add(
+      t,
+      {.name = "flow_library_search",
+       .summary = "Ranked full-text search over name, description, tags, docstrings and inputs.",
+       .params = {{"query", ParamType::kString, true, "plain text; search syntax has no effect"},
+                  {"limit", ParamType::kInteger, false,
+                   "at most this many hits (default 20, max 100)"}},
+       .result_description = "[{name, description, score, snippet, version}], best first",
+       .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
+      HERO_METHOD(FlowSearch)));
   // presets
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "example_create", .summary = "Saves (or replaces) a named input preset of a flow.",
-                               .params = {{"flow", ParamType::kString, true, "flow name"},
-                                          {"name", ParamType::kString, true, "preset name"},
-                                          {"input", ParamType::kObject, true, "the input object"}},
-                               .result_schema_json = R"({"type":"object"})"},
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "example_create",
+                            .summary = "Saves (or replaces) a named input preset of a flow.",
+                            .params = {{"flow", ParamType::kString, true, "flow name"},
+                                       {"name", ParamType::kString, true, "preset name"},
+                                       {"input", ParamType::kObject, true, "the input object"}},
+                            .result_schema_json = R"({"type":"object"})"},
                            HERO_METHOD(ExampleCreate)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "example_list", .summary = "Input presets of a flow (or of every flow).",
-                               .params = {{"flow", ParamType::kString, false, "flow name (default: all)"}},
-                               .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
-                           HERO_METHOD(ExampleList)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "example_delete", .summary = "Deletes an input preset.",
-                               .params = {{"id", ParamType::kInteger, true, "preset id"}},
-                               .result_schema_json = R"({"type":"object"})"},
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "example_list",
+           .summary = "Input presets of a flow (or of every flow).",
+           .params = {{"flow", ParamType::kString, false, "flow name (default: all)"}},
+           .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
+          HERO_METHOD(ExampleList)));
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "example_delete",
+                            .summary = "Deletes an input preset.",
+                            .params = {{"id", ParamType::kInteger, true, "preset id"}},
+                            .result_schema_json = R"({"type":"object"})"},
                            HERO_METHOD(ExampleDelete)));
   // runs
   {
     auto ps = RunParams(true, false);
-    ps.push_back({"wait_ms", ParamType::kInteger, false, "how long to wait for the end (default: timeout_ms + 5 s)"});
-    HERO_RETURN_IF_ERROR(Add(t, {.name = "play_start", .summary = "Runs a library flow or a source and waits for the end.",
-                                 .description = "Returns {run, tree} once the run ended; if the wait ends first, {run, tree: null} with the run still queued/running.",
-                                 .params = std::move(ps), .result_description = "{run, tree}", .result_schema_json = kDocSchema},
-                             HERO_METHOD(PlayStart)));
+    ps.push_back({"wait_ms", ParamType::kInteger, false,
+                  "how long to wait for the end (default: timeout_ms + 5 s)"});
+    HERO_RETURN_IF_ERROR(
+        Add(t,
+            {.name = "play_start",
+             .summary = "Runs a library flow or a source and waits for the end.",
+             .description = "Returns {run, tree} once the run ended; if the wait ends first, {run, "
+                            "tree: null} with the run still queued/running.",
+             .params = std::move(ps),
+             .result_description = "{run, tree}",
+             .result_schema_json = kDocSchema},
+            HERO_METHOD(PlayStart)));
   }
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_run_async", .summary = "Queues a run and returns its id at once.",
-                               .params = RunParams(true, true), .result_description = "{run_id}",
-                               .result_schema_json = R"({"type":"object","properties":{"run_id":{"type":"integer"}}})"},
-                           HERO_METHOD(PlayRunAsync)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_wait", .summary = "Waits until a run ended or the timeout passed.",
-                               .params = {{"run_id", ParamType::kInteger, true, "run id"},
-                                          {"timeout_ms", ParamType::kInteger, false, "default 30000"}},
-                               .result_description = "the run record (still queued/running after a timeout)",
-                               .result_schema_json = kRunSchema},
-                           HERO_METHOD(PlayWait)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_status", .summary = "A run's record (with queue_position while queued).",
-                               .params = {{"run_id", ParamType::kInteger, true, "run id"}},
-                               .result_schema_json = kRunSchema},
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "play_run_async",
+           .summary = "Queues a run and returns its id at once.",
+           .params = RunParams(true, true),
+           .result_description = "{run_id}",
+           .result_schema_json = R"({"type":"object","properties":{"run_id":{"type":"integer"}}})"},
+          HERO_METHOD(PlayRunAsync)));
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "play_wait",
+           .summary = "Waits until a run ended or the timeout passed.",
+           .params = {{"run_id", ParamType::kInteger, true, "run id"},
+                      {"timeout_ms", ParamType::kInteger, false, "default 30000"}},
+           .result_description = "the run record (still queued/running after a timeout)",
+           .result_schema_json = kRunSchema},
+          HERO_METHOD(PlayWait)));
+  HERO_RETURN_IF_ERROR(Add(t,
+                           {.name = "play_status",
+                            .summary = "A run's record (with queue_position while queued).",
+                            .params = {{"run_id", ParamType::kInteger, true, "run id"}},
+                            .result_schema_json = kRunSchema},
                            HERO_METHOD(PlayStatus)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_cancel", .summary = "Cancels a queued or running run.",
-                               .description = "A queued run ends cancelled at once; a running one is signalled (SIGTERM, then SIGKILL after the grace period) and ends cancelled shortly.",
-                               .params = {{"run_id", ParamType::kInteger, true, "run id"}},
-                               .result_schema_json = kRunSchema},
-                           HERO_METHOD(PlayCancel)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_retry", .summary = "Starts a new run with the same flow, source, input and profile.",
-                               .params = {{"run_id", ParamType::kInteger, true, "the run to repeat"}},
-                               .result_schema_json = R"({"type":"object","properties":{"run_id":{"type":"integer"}}})"},
-                           HERO_METHOD(PlayRetry)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_list", .summary = "Run history, newest first, with filters and cursor pagination.",
-                               .params = {{"flow", ParamType::kString, false, "exact flow name"},
-                                          {"status", ParamType::kString, false, "run status", kStatusSchema},
-                                          {"since_us", ParamType::kInteger, false, "created at or after (epoch us)"},
-                                          {"until_us", ParamType::kInteger, false, "created before (epoch us)"},
-                                          {"text", ParamType::kString, false, "substring of flow name or reason"},
-                                          {"cursor", ParamType::kInteger, false, "next_cursor of the previous page"},
-                                          {"limit", ParamType::kInteger, false, "page size (default 50, max 1000)"}},
-                               .result_description = "{runs, next_cursor}",
-                               .result_schema_json = R"({"type":"object","properties":{"runs":{"type":"array"},"next_cursor":{"type":["integer","null"]}}})"},
-                           HERO_METHOD(PlayList)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_spans", .summary = "A run's span tree (the root span with nested children and logs).",
-                               .params = {{"run_id", ParamType::kInteger, true, "run id"}},
-                               .result_schema_json = R"({"type":["object","null"]})"},
-                           HERO_METHOD(PlaySpans)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "play_logs", .summary = "A run's log lines (of one span if given).",
-                               .params = {{"run_id", ParamType::kInteger, true, "run id"},
-                                          {"span_id", ParamType::kString, false, "the span's wire id"}},
-                               .result_description = "[{span_id, ts_us, stream, text}]",
-                               .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
-                           HERO_METHOD(PlayLogs)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "script_run",
-                               .summary = "Runs an ad-hoc script in the untrusted sandbox and answers everything at once.",
-                               .description = "Never falls back to the trusted profile: if untrusted is unavailable the call fails with FAILED_PRECONDITION naming what is missing.",
-                               .params = RunParams(false, false),
-                               .result_description = "{run_id, status, reason, output, failure, tree, stdout_tail, stderr_tail}",
-                               .result_schema_json = R"({"type":"object"})"},
-                           HERO_METHOD(ScriptRun)));
-  HERO_RETURN_IF_ERROR(Add(t, {.name = "span_push", .summary = "Applies one wire event to an active run (tests).",
-                               .params = {{"run_id", ParamType::kInteger, true, "an active run"},
-                                          {"event", ParamType::kObject, true, "one wire-protocol v1 event"}},
-                               .result_schema_json = R"({"type":"object"})"},
-                           HERO_METHOD(SpanPush)));
+  HERO_RETURN_IF_ERROR(Add(
+      t,
+      {.name = "play_cancel",
+       .summary = "Cancels a queued or running run.",
+       .description = "A queued run ends cancelled at once; a running one is signalled (SIGTERM, "
+                      "then SIGKILL after the grace period) and ends cancelled shortly.",
+       .params = {{"run_id", ParamType::kInteger, true, "run id"}},
+       .result_schema_json = kRunSchema},
+      HERO_METHOD(PlayCancel)));
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "play_retry",
+           .summary = "Starts a new run with the same flow, source, input and profile.",
+           .params = {{"run_id", ParamType::kInteger, true, "the run to repeat"}},
+           .result_schema_json = R"({"type":"object","properties":{"run_id":{"type":"integer"}}})"},
+          HERO_METHOD(PlayRetry)));
+  HERO_RETURN_IF_ERROR(Add(
+      t,
+      {.name = "play_list",
+       .summary = "Run history, newest first, with filters and cursor pagination.",
+       .params = {{"flow", ParamType::kString, false, "exact flow name"},
+                  {"status", ParamType::kString, false, "run status", kStatusSchema},
+                  {"since_us", ParamType::kInteger, false, "created at or after (epoch us)"},
+                  {"until_us", ParamType::kInteger, false, "created before (epoch us)"},
+                  {"text", ParamType::kString, false, "substring of flow name or reason"},
+                  {"cursor", ParamType::kInteger, false, "next_cursor of the previous page"},
+                  {"limit", ParamType::kInteger, false, "page size (default 50, max 1000)"}},
+       .result_description = "{runs, next_cursor}",
+       .result_schema_json =
+           R"({"type":"object","properties":{"runs":{"type":"array"},"next_cursor":{"type":["integer","null"]}}})"},
+      HERO_METHOD(PlayList)));
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "play_spans",
+           .summary = "A run's span tree (the root span with nested children and logs).",
+           .params = {{"run_id", ParamType::kInteger, true, "run id"}},
+           .result_schema_json = R"({"type":["object","null"]})"},
+          HERO_METHOD(PlaySpans)));
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "play_logs",
+           .summary = "A run's log lines (of one span if given).",
+           .params = {{"run_id", ParamType::kInteger, true, "run id"},
+                      {"span_id", ParamType::kString, false, "the span's wire id"}},
+           .result_description = "[{span_id, ts_us, stream, text}]",
+           .result_schema_json = R"({"type":"array","items":{"type":"object"}})"},
+          HERO_METHOD(PlayLogs)));
+  HERO_RETURN_IF_ERROR(Add(
+      t,
+      {.name = "script_run",
+       .summary = "Runs an ad-hoc script in the untrusted sandbox and answers everything at once.",
+       .description = "Never falls back to the trusted profile: if untrusted is unavailable the "
+                      "call fails with FAILED_PRECONDITION naming what is missing.",
+       .params = RunParams(false, false),
+       .result_description =
+           "{run_id, status, reason, output, failure, tree, stdout_tail, stderr_tail}",
+       .result_schema_json = R"({"type":"object"})"},
+      HERO_METHOD(ScriptRun)));
+  HERO_RETURN_IF_ERROR(
+      Add(t,
+          {.name = "span_push",
+           .summary = "Applies one wire event to an active run (tests).",
+           .params = {{"run_id", ParamType::kInteger, true, "an active run"},
+                      {"event", ParamType::kObject, true, "one wire-protocol v1 event"}},
+           .result_schema_json = R"({"type":"object"})"},
+          HERO_METHOD(SpanPush)));
   return Status::Ok();
 }
 
@@ -456,24 +540,26 @@ void Service::FlowUpdate(const Ctx&, const Params& p, SharedReply r) {
 void Service::FlowGet(const Ctx&, const Params& p, SharedReply r) {
   std::string name(p.GetString("name"));
   int64_t version = p.GetInt("version", 0);
-  if (version < 0) return (*r)(InvalidArgument("version: must be >= 1 (or absent for the current one)"));
+  if (version < 0)
+    return (*r)(InvalidArgument("version: must be >= 1 (or absent for the current one)"));
   store_->GetFlow(name, version, [this, r, name](Result<store::FlowRecord> f) {
     if (!f.ok()) return (*r)(f.status());
-    store_->ListFlowVersions(name, [r, f = std::move(f).value()](Result<std::vector<store::FlowVersion>> vs) {
-      JsonWriter w;
-      w.BeginObject();
-      w.Field("name", f.name);
-      w.Field("current_version", f.current_version);
-      WriteFlowVersionFields(w, f.current);
-      w.Field("source", f.current.source);
-      w.Key("versions").BeginArray();
-      if (vs.ok()) {
-        for (const auto& v : *vs) w.Int(v.version);
-      }
-      w.EndArray();
-      w.EndObject();
-      (*r)(w.Take());
-    });
+    store_->ListFlowVersions(
+        name, [r, f = std::move(f).value()](Result<std::vector<store::FlowVersion>> vs) {
+          JsonWriter w;
+          w.BeginObject();
+          w.Field("name", f.name);
+          w.Field("current_version", f.current_version);
+          WriteFlowVersionFields(w, f.current);
+          w.Field("source", f.current.source);
+          w.Key("versions").BeginArray();
+          if (vs.ok()) {
+            for (const auto& v : *vs) w.Int(v.version);
+          }
+          w.EndArray();
+          w.EndObject();
+          (*r)(w.Take());
+        });
   });
 }
 
@@ -566,17 +652,18 @@ void Service::ExampleCreate(const Ctx&, const Params& p, SharedReply r) {
 }
 
 void Service::ExampleList(const Ctx&, const Params& p, SharedReply r) {
-  store_->ListExamples(std::string(p.GetString("flow")), [r](Result<std::vector<store::ExampleRecord>> xs) {
-    if (!xs.ok()) return (*r)(xs.status());
-    JsonWriter w;
-    w.BeginArray();
-    for (const auto& x : *xs) {
-      w.BeginObject().Field("id", x.id).Field("flow", x.flow_name).Field("name", x.name);
-      w.Key("input").Raw(x.input_json).Field("created_us", x.created_us).EndObject();
-    }
-    w.EndArray();
-    (*r)(w.Take());
-  });
+  store_->ListExamples(
+      std::string(p.GetString("flow")), [r](Result<std::vector<store::ExampleRecord>> xs) {
+        if (!xs.ok()) return (*r)(xs.status());
+        JsonWriter w;
+        w.BeginArray();
+        for (const auto& x : *xs) {
+          w.BeginObject().Field("id", x.id).Field("flow", x.flow_name).Field("name", x.name);
+          w.Key("input").Raw(x.input_json).Field("created_us", x.created_us).EndObject();
+        }
+        w.EndArray();
+        (*r)(w.Take());
+      });
 }
 
 void Service::ExampleDelete(const Ctx&, const Params& p, SharedReply r) {
@@ -591,20 +678,23 @@ void Service::ExampleDelete(const Ctx&, const Params& p, SharedReply r) {
 
 // --- runs ---
 
-void Service::Submit(const Ctx& ctx, RunRequest req, std::function<void(Result<store::RunRecord>)> done) {
+void Service::Submit(const Ctx& ctx, RunRequest req,
+                     std::function<void(Result<store::RunRecord>)> done) {
   int depth = 0;
   if (ctx.caller.valid()) {
     int parent_depth = runs_->DepthOf(ctx.caller);
     if (parent_depth < 0) return done(FailedPrecondition("the calling run is no longer active"));
     if (parent_depth + 1 > limits_.max_child_depth) {
-      return done(ResourceExhausted("child run depth limit " + std::to_string(limits_.max_child_depth) + " reached"));
+      return done(ResourceExhausted("child run depth limit " +
+                                    std::to_string(limits_.max_child_depth) + " reached"));
     }
     if (runs_->ChildrenOf(ctx.caller) >= limits_.max_children_per_run) {
-      return done(ResourceExhausted("child run limit " + std::to_string(limits_.max_children_per_run) +
-                                    " per run reached"));
+      return done(ResourceExhausted(
+          "child run limit " + std::to_string(limits_.max_children_per_run) + " per run reached"));
     }
     const store::RunRecord* parent = runs_->Active(ctx.caller);
-    if (parent && parent->profile == ProfileName(Profile::kUntrusted)) req.profile = Profile::kUntrusted;
+    if (parent && parent->profile == ProfileName(Profile::kUntrusted))
+      req.profile = Profile::kUntrusted;
     req.parent_run = ctx.caller;
     runs_->NoteChild(ctx.caller);
     depth = parent_depth + 1;
@@ -615,11 +705,13 @@ void Service::Submit(const Ctx& ctx, RunRequest req, std::function<void(Result<s
 void Service::SubmitFromParams(const Ctx& ctx, const Params& p, bool force_untrusted,
                                std::function<void(Result<store::RunRecord>)> done) {
   bool has_flow = HasP(p, "flow"), has_source = HasP(p, "source");
-  if (has_flow == has_source) return done(InvalidArgument("flow, source: give exactly one of them"));
+  if (has_flow == has_source)
+    return done(InvalidArgument("flow, source: give exactly one of them"));
   RunRequest req;
   int64_t timeout_ms = p.GetInt("timeout_ms", kDefaultTimeoutMs);
   if (timeout_ms < 1 || timeout_ms > kMaxTimeoutMs) {
-    return done(InvalidArgument("timeout_ms: must be between 1 and " + std::to_string(kMaxTimeoutMs)));
+    return done(
+        InvalidArgument("timeout_ms: must be between 1 and " + std::to_string(kMaxTimeoutMs)));
   }
   req.timeout = std::chrono::milliseconds(timeout_ms);
   req.input_json = std::string(p.GetJson("input", "{}"));
@@ -640,38 +732,44 @@ void Service::SubmitFromParams(const Ctx& ctx, const Params& p, bool force_untru
   } else {
     return done(InvalidArgument("profile: must be trusted or untrusted, not '" + profile + "'"));
   }
-  if (req.network && req.profile != Profile::kUntrusted) req.network = false;  // Tier 0 shares the host network
+  if (req.network && req.profile != Profile::kUntrusted)
+    req.network = false;  // Tier 0 shares the host network
   if (has_source) {
     req.source = StrP(p, "source");
     req.source_name = req.entry.empty() ? "script.py" : req.entry + ".py";
     return Submit(ctx, std::move(req), std::move(done));
   }
   std::string flow = StrP(p, "flow");
-  store_->GetFlow(flow, 0, [this, ctx, flow, req = std::move(req), done = std::move(done)](
-                               Result<store::FlowRecord> f) mutable {
-    if (!f.ok()) {
-      return done(f.status().code() == StatusCode::kNotFound ? NotFound("flow '" + flow + "' not found") : f.status());
-    }
-    req.flow_name = f->name;
-    req.flow_version = f->current_version;
-    req.source = f->current.source;
-    req.source_name = f->name + ".py";
-    if (req.entry.empty()) req.entry = f->current.entry;
-    Submit(ctx, std::move(req), std::move(done));
-  });
+  store_->GetFlow(flow, 0,
+                  [this, ctx, flow, req = std::move(req),
+                   done = std::move(done)](Result<store::FlowRecord> f) mutable {
+                    if (!f.ok()) {
+                      return done(f.status().code() == StatusCode::kNotFound
+                                      ? NotFound("flow '" + flow + "' not found")
+                                      : f.status());
+                    }
+                    req.flow_name = f->name;
+                    req.flow_version = f->current_version;
+                    req.source = f->current.source;
+                    req.source_name = f->name + ".py";
+                    if (req.entry.empty()) req.entry = f->current.entry;
+                    Submit(ctx, std::move(req), std::move(done));
+                  });
 }
 
-void Service::RunDocumentAsync(store::RunRecord rec, std::function<void(Result<std::string>)> done) {
+void Service::RunDocumentAsync(store::RunRecord rec,
+                               std::function<void(Result<std::string>)> done) {
   RunId id = rec.id;
-  store_->GetSpans(id, [this, id, rec = std::move(rec), done = std::move(done)](
-                           Result<std::vector<store::SpanRow>> spans) mutable {
+  store_->GetSpans(id, [this, id, rec = std::move(rec),
+                        done = std::move(done)](Result<std::vector<store::SpanRow>> spans) mutable {
     if (!spans.ok()) return done(spans.status());
-    store_->GetLogs(id, std::nullopt, [rec = std::move(rec), spans = std::move(spans).value(),
-                                       done = std::move(done)](Result<std::vector<store::LogRow>> logs) mutable {
-      if (!logs.ok()) return done(logs.status());
-      SpanTree tree = BuildTree(std::move(spans), std::move(logs).value());
-      done(RunDocumentJson(rec, tree));
-    });
+    store_->GetLogs(id, std::nullopt,
+                    [rec = std::move(rec), spans = std::move(spans).value(),
+                     done = std::move(done)](Result<std::vector<store::LogRow>> logs) mutable {
+                      if (!logs.ok()) return done(logs.status());
+                      SpanTree tree = BuildTree(std::move(spans), std::move(logs).value());
+                      done(RunDocumentJson(rec, tree));
+                    });
   });
 }
 
@@ -682,11 +780,14 @@ void Service::PlayStart(const Ctx& ctx, const Params& p, SharedReply r) {
   wait_ms = std::min<int64_t>(wait_ms, limits_.max_wait.count());
   SubmitFromParams(ctx, p, false, [this, r, wait_ms](Result<store::RunRecord> rec) {
     if (!rec.ok()) return (*r)(rec.status());
-    runs_->Wait(rec->id, std::chrono::milliseconds(wait_ms), [this, r](Result<store::RunRecord> done) {
-      if (!done.ok()) return (*r)(done.status());
-      if (!IsTerminal(done->status)) return (*r)("{\"run\":" + RecordJson(*done) + ",\"tree\":null}");
-      RunDocumentAsync(std::move(done).value(), [r](Result<std::string> doc) { (*r)(std::move(doc)); });
-    });
+    runs_->Wait(rec->id, std::chrono::milliseconds(wait_ms),
+                [this, r](Result<store::RunRecord> done) {
+                  if (!done.ok()) return (*r)(done.status());
+                  if (!IsTerminal(done->status))
+                    return (*r)("{\"run\":" + RecordJson(*done) + ",\"tree\":null}");
+                  RunDocumentAsync(std::move(done).value(),
+                                   [r](Result<std::string> doc) { (*r)(std::move(doc)); });
+                });
   });
 }
 
@@ -742,28 +843,34 @@ void Service::PlayRetry(const Ctx& ctx, const Params& p, SharedReply r) {
     req.flow_name = rec->flow_name;
     req.flow_version = rec->flow_version;
     req.input_json = rec->input_json.empty() ? "{}" : rec->input_json;
-    req.profile = rec->profile == ProfileName(Profile::kUntrusted) ? Profile::kUntrusted : Profile::kTrusted;
+    req.profile =
+        rec->profile == ProfileName(Profile::kUntrusted) ? Profile::kUntrusted : Profile::kTrusted;
     req.network = rec->network;
     req.source_name = rec->flow_name + ".py";
     // The run directory keeps the exact source the run used (also for library flows).
-    ReadFileAsync(loop_, rec->source_path, [this, ctx, r, req = std::move(req)](Result<std::string> src) mutable {
-      if (!src.ok()) return (*r)(FailedPrecondition("the run's source is no longer available: " + src.status().message()));
-      req.source = std::move(src).value();
-      auto submit = [this, ctx, r](RunRequest q) {
-        Submit(ctx, std::move(q), [r](Result<store::RunRecord> n) {
-          if (!n.ok()) return (*r)(n.status());
-          (*r)("{\"run_id\":" + std::to_string(n->id.value) + "}");
-        });
-      };
-      if (req.flow_version <= 0) return submit(std::move(req));
-      // A library flow: keep its entry (which @flow) from the version that ran.
-      std::string name = req.flow_name;
-      int64_t version = req.flow_version;
-      store_->GetFlow(name, version, [req = std::move(req), submit](Result<store::FlowRecord> f) mutable {
-        if (f.ok()) req.entry = f->current.entry;
-        submit(std::move(req));
-      });
-    });
+    ReadFileAsync(loop_, rec->source_path,
+                  [this, ctx, r, req = std::move(req)](Result<std::string> src) mutable {
+                    if (!src.ok())
+                      return (*r)(FailedPrecondition("the run's source is no longer available: " +
+                                                     src.status().message()));
+                    req.source = std::move(src).value();
+                    auto submit = [this, ctx, r](RunRequest q) {
+                      Submit(ctx, std::move(q), [r](Result<store::RunRecord> n) {
+                        if (!n.ok()) return (*r)(n.status());
+                        (*r)("{\"run_id\":" + std::to_string(n->id.value) + "}");
+                      });
+                    };
+                    if (req.flow_version <= 0) return submit(std::move(req));
+                    // A library flow: keep its entry (which @flow) from the version that ran.
+                    std::string name = req.flow_name;
+                    int64_t version = req.flow_version;
+                    store_->GetFlow(
+                        name, version,
+                        [req = std::move(req), submit](Result<store::FlowRecord> f) mutable {
+                          if (f.ok()) req.entry = f->current.entry;
+                          submit(std::move(req));
+                        });
+                  });
   });
 }
 
@@ -771,7 +878,9 @@ void Service::PlayList(const Ctx&, const Params& p, SharedReply r) {
   store::RunFilter f;
   if (p.Has("status")) {
     auto s = ParseRunStatus(p.GetString("status"));
-    if (!s) return (*r)(InvalidArgument("status: unknown run status '" + std::string(p.GetString("status")) + "'"));
+    if (!s)
+      return (*r)(InvalidArgument("status: unknown run status '" +
+                                  std::string(p.GetString("status")) + "'"));
     f.status = *s;
   }
   f.flow = std::string(p.GetString("flow"));
@@ -793,7 +902,9 @@ void Service::PlayList(const Ctx&, const Params& p, SharedReply r) {
       out += RecordJson(live ? *live : (*runs)[i]);
     }
     out += "],\"next_cursor\":";
-    out += static_cast<int64_t>(runs->size()) == limit && !runs->empty() ? std::to_string(runs->back().id.value) : "null";
+    out += static_cast<int64_t>(runs->size()) == limit && !runs->empty()
+               ? std::to_string(runs->back().id.value)
+               : "null";
     out += "}";
     (*r)(std::move(out));
   });
@@ -805,14 +916,16 @@ void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
     if (!rec.ok()) return (*r)(rec.status());
     store_->GetSpans(id, [this, r, id](Result<std::vector<store::SpanRow>> spans) {
       if (!spans.ok()) return (*r)(spans.status());
-      store_->GetLogs(id, std::nullopt, [r, spans = std::move(spans).value()](Result<std::vector<store::LogRow>> logs) mutable {
-        if (!logs.ok()) return (*r)(logs.status());
-        SpanTree tree = BuildTree(std::move(spans), std::move(logs).value());
-        if (!tree.root) return (*r)(std::string("null"));
-        JsonWriter w;
-        WriteSpanNode(w, *tree.root);
-        (*r)(w.Take());
-      });
+      store_->GetLogs(
+          id, std::nullopt,
+          [r, spans = std::move(spans).value()](Result<std::vector<store::LogRow>> logs) mutable {
+            if (!logs.ok()) return (*r)(logs.status());
+            SpanTree tree = BuildTree(std::move(spans), std::move(logs).value());
+            if (!tree.root) return (*r)(std::string("null"));
+            JsonWriter w;
+            WriteSpanNode(w, *tree.root);
+            (*r)(w.Take());
+          });
     });
   });
 }
@@ -823,54 +936,61 @@ void Service::PlayLogs(const Ctx&, const Params& p, SharedReply r) {
   bool one_span = p.Has("span_id");
   runs_->Get(id, [this, r, id, span_id, one_span](Result<store::RunRecord> rec) {
     if (!rec.ok()) return (*r)(rec.status());
-    store_->GetSpans(id, [this, r, id, span_id, one_span](Result<std::vector<store::SpanRow>> spans) {
-      if (!spans.ok()) return (*r)(spans.status());
-      auto ids = std::make_shared<std::unordered_map<int64_t, std::string>>();
-      std::optional<SpanSeq> seq;
-      for (const auto& s : *spans) {
-        (*ids)[s.seq.value] = s.span_id;
-        if (one_span && s.span_id == span_id) seq = s.seq;
-      }
-      if (one_span && !seq) {
-        return (*r)(NotFound("span '" + span_id + "' not found in run " + std::to_string(id.value)));
-      }
-      store_->GetLogs(id, seq, [r, ids](Result<std::vector<store::LogRow>> logs) {
-        if (!logs.ok()) return (*r)(logs.status());
-        std::string out = "[";
-        bool first = true;
-        for (const auto& l : *logs) {
-          auto it = ids->find(l.span_seq.value);
-          if (!first) out += ",";
-          first = false;
-          out += LogEventJson(it == ids->end() ? "" : it->second, l.ts_us, l.stream, l.text);
-        }
-        out += "]";
-        (*r)(std::move(out));
-      });
-    });
+    store_->GetSpans(
+        id, [this, r, id, span_id, one_span](Result<std::vector<store::SpanRow>> spans) {
+          if (!spans.ok()) return (*r)(spans.status());
+          auto ids = std::make_shared<std::unordered_map<int64_t, std::string>>();
+          std::optional<SpanSeq> seq;
+          for (const auto& s : *spans) {
+            (*ids)[s.seq.value] = s.span_id;
+            if (one_span && s.span_id == span_id) seq = s.seq;
+          }
+          if (one_span && !seq) {
+            return (*r)(
+                NotFound("span '" + span_id + "' not found in run " + std::to_string(id.value)));
+          }
+          store_->GetLogs(id, seq, [r, ids](Result<std::vector<store::LogRow>> logs) {
+            if (!logs.ok()) return (*r)(logs.status());
+            std::string out = "[";
+            bool first = true;
+            for (const auto& l : *logs) {
+              auto it = ids->find(l.span_seq.value);
+              if (!first) out += ",";
+              first = false;
+              out += LogEventJson(it == ids->end() ? "" : it->second, l.ts_us, l.stream, l.text);
+            }
+            out += "]";
+            (*r)(std::move(out));
+          });
+        });
   });
 }
 
 void Service::ScriptRun(const Ctx& ctx, const Params& p, SharedReply r) {
   if (!sup_->untrusted_unavailable().empty()) {
-    return (*r)(FailedPrecondition("the untrusted profile is unavailable on this host: " + sup_->untrusted_unavailable()));
+    return (*r)(FailedPrecondition("the untrusted profile is unavailable on this host: " +
+                                   sup_->untrusted_unavailable()));
   }
   int64_t timeout_ms = p.GetInt("timeout_ms", kDefaultTimeoutMs);
   SubmitFromParams(ctx, p, true, [this, r, timeout_ms](Result<store::RunRecord> rec) {
     if (!rec.ok()) return (*r)(rec.status());
-    runs_->Wait(rec->id, std::chrono::milliseconds(timeout_ms + kWaitMarginMs), [this, r](Result<store::RunRecord> done) {
-      if (!done.ok()) return (*r)(done.status());
-      RunId id = done->id;
-      store_->GetSpans(id, [this, r, id, rec = std::move(done).value()](Result<std::vector<store::SpanRow>> spans) mutable {
-        if (!spans.ok()) return (*r)(spans.status());
-        store_->GetLogs(id, std::nullopt, [r, rec = std::move(rec), spans = std::move(spans).value()](
-                                               Result<std::vector<store::LogRow>> logs) mutable {
-          if (!logs.ok()) return (*r)(logs.status());
-          SpanTree tree = BuildTree(std::move(spans), std::move(logs).value());
-          (*r)(ScriptAnswer(rec, tree));
-        });
-      });
-    });
+    runs_->Wait(rec->id, std::chrono::milliseconds(timeout_ms + kWaitMarginMs),
+                [this, r](Result<store::RunRecord> done) {
+                  if (!done.ok()) return (*r)(done.status());
+                  RunId id = done->id;
+                  store_->GetSpans(id, [this, r, id, rec = std::move(done).value()](
+                                           Result<std::vector<store::SpanRow>> spans) mutable {
+                    if (!spans.ok()) return (*r)(spans.status());
+                    store_->GetLogs(id, std::nullopt,
+                                    [r, rec = std::move(rec), spans = std::move(spans).value()](
+                                        Result<std::vector<store::LogRow>> logs) mutable {
+                                      if (!logs.ok()) return (*r)(logs.status());
+                                      SpanTree tree =
+                                          BuildTree(std::move(spans), std::move(logs).value());
+                                      (*r)(ScriptAnswer(rec, tree));
+                                    });
+                  });
+                });
   });
 }
 
@@ -883,7 +1003,8 @@ void Service::SpanPush(const Ctx&, const Params& p, SharedReply r) {
 
 // --- Backend: SSE, health, metrics ---
 
-Status Service::SubscribeRunEvents(RunId run_id, int64_t last_event_id, std::shared_ptr<api::SseStream> stream) {
+Status Service::SubscribeRunEvents(RunId run_id, int64_t last_event_id,
+                                   std::shared_ptr<api::SseStream> stream) {
   return events_->Subscribe(run_id, last_event_id, std::move(stream), runs_->max_run_id());
 }
 
@@ -920,20 +1041,25 @@ std::string Service::MetricsText() {
   line("# HELP hero_span_events_total Span rows assembled from runs' span streams.");
   line("# TYPE hero_span_events_total counter");
   line("hero_span_events_total " + std::to_string(events_->span_events()));
-  line("# HELP hero_dropped_events_total Events dropped: store rows refused or abandoned, SSE events evicted from full logs.");
+  line(
+      "# HELP hero_dropped_events_total Events dropped: store rows refused or abandoned, SSE "
+      "events evicted from full logs.");
   line("# TYPE hero_dropped_events_total counter");
-  line("hero_dropped_events_total " + std::to_string(store_->dropped_rows() + events_->evicted_events()));
+  line("hero_dropped_events_total " +
+       std::to_string(store_->dropped_rows() + events_->evicted_events()));
   line("# HELP hero_calls_refused_total Call-channel requests refused (method not allowed).");
   line("# TYPE hero_calls_refused_total counter");
   line("hero_calls_refused_total " + std::to_string(calls_refused_));
   line("# HELP hero_loop_lag_seconds Event loop lag over the last minute (100 ms probe).");
   line("# TYPE hero_loop_lag_seconds gauge");
   char buf[128];
-  std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"0.99\"} %.6f", lag_.P99Seconds());
+  std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"0.99\"} %.6f",
+                lag_.P99Seconds());
   line(buf);
   std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"1\"} %.6f", lag_.MaxSeconds());
   line(buf);
-  line("# HELP hero_retention_runs_deleted_total Finished runs deleted by retention (age or size).");
+  line(
+      "# HELP hero_retention_runs_deleted_total Finished runs deleted by retention (age or size).");
   line("# TYPE hero_retention_runs_deleted_total counter");
   line("hero_retention_runs_deleted_total " + std::to_string(runs_->retention_runs_deleted()));
   line("# HELP hero_store_healthy 1 if the last store commit succeeded.");

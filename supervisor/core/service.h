@@ -50,13 +50,14 @@ struct ServiceLimits {
 
 class Service final : public api::Backend, public CallHandler {
  public:
-  Service(uv_loop_t* loop, Supervisor* sup, store::Store* store, RunService* runs, RunEvents* events,
-          FlowLibrary* library, ServiceLimits limits, std::string version);
+  Service(uv_loop_t* loop, Supervisor* sup, store::Store* store, RunService* runs,
+          RunEvents* events, FlowLibrary* library, ServiceLimits limits, std::string version);
   ~Service() override;
 
   // api::Backend
   Status RegisterMethods(api::MethodTable& table) override;
-  Status SubscribeRunEvents(RunId run_id, int64_t last_event_id, std::shared_ptr<api::SseStream> stream) override;
+  Status SubscribeRunEvents(RunId run_id, int64_t last_event_id,
+                            std::shared_ptr<api::SseStream> stream) override;
   Result<std::string> HealthJson() override;
   std::string MetricsText() override;
 

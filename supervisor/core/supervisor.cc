@@ -1,8 +1,8 @@
 // Supervisor implementation: run bookkeeping, uid pool, helper processes, orphan reaping.
 #include "supervisor/core/supervisor.h"
 
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -15,16 +15,18 @@
 #include <fstream>
 #include <sstream>
 
-#include "sandbox/run_killer.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/host_features.h"
+#include "sandbox/run_killer.h"
 #include "supervisor/base/log.h"
 #include "supervisor/core/proc_scan.h"
 #include "supervisor/core/run.h"
 
 namespace hero::core {
 
-std::string_view ProfileName(Profile p) { return p == Profile::kUntrusted ? "untrusted" : "trusted"; }
+std::string_view ProfileName(Profile p) {
+  return p == Profile::kUntrusted ? "untrusted" : "trusted";
+}
 
 struct Supervisor::Helper {
   Supervisor* sup = nullptr;
@@ -86,9 +88,10 @@ Status Supervisor::StageRuntime() {
   char hex[32];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
 
-  fs::path base = config_.runtime_dir.empty()
-                      ? (geteuid() == 0 ? fs::path("/run/hero_logic") : fs::path(config_.data_dir) / "runtime")
-                      : fs::path(config_.runtime_dir);
+  fs::path base =
+      config_.runtime_dir.empty()
+          ? (geteuid() == 0 ? fs::path("/run/hero_logic") : fs::path(config_.data_dir) / "runtime")
+          : fs::path(config_.runtime_dir);
   fs::create_directories(base, ec);
   if (ec) return IoError("create " + base.string() + ": " + ec.message());
   ::chmod(base.c_str(), 0755);
@@ -112,7 +115,13 @@ Status Supervisor::StageRuntime() {
     {
       SpawnSpec compile;
       compile.path = config_.python;
-      compile.argv = {config_.python, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+      compile.argv = {config_.python,
+                      "-I",
+                      "-m",
+                      "compileall",
+                      "-q",
+                      "--invalidation-mode",
+                      "unchecked-hash",
                       (tmp / "py").string()};
       compile.env = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8"};
       auto proc = launcher_->Spawn(compile);
@@ -121,13 +130,16 @@ Status Supervisor::StageRuntime() {
         ::waitpid(proc->pid, &st, 0);
       }
     }
-    for (auto it = fs::recursive_directory_iterator(tmp, ec); it != fs::recursive_directory_iterator(); ++it) {
-      ::chmod(it->path().c_str(), it->is_directory() ? 0755 : (it->path().filename() == "hero_launcher" ? 0755 : 0644));
+    for (auto it = fs::recursive_directory_iterator(tmp, ec);
+         it != fs::recursive_directory_iterator(); ++it) {
+      ::chmod(it->path().c_str(),
+              it->is_directory() ? 0755 : (it->path().filename() == "hero_launcher" ? 0755 : 0644));
     }
     ::chmod(tmp.c_str(), 0755);
     if (::rename(tmp.c_str(), final_dir.c_str()) != 0) {
       fs::remove_all(tmp, ec);  // another daemon won the race: its copy is identical
-      if (!fs::exists(final_dir / "bin/hero_launcher", ec)) return Status::FromErrno(errno, "stage runtime");
+      if (!fs::exists(final_dir / "bin/hero_launcher", ec))
+        return Status::FromErrno(errno, "stage runtime");
     }
   }
   config_.runtime_dir = final_dir.string();
@@ -141,7 +153,8 @@ Status Supervisor::Init() {
   if (ec) return IoError("create data directory " + config_.data_dir + ": " + ec.message());
   // Orphans of runs re-parent to us so we can reap them; a same-uid child must not be able
   // to read our memory.
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) return Status::FromErrno(errno, "PR_SET_CHILD_SUBREAPER");
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+    return Status::FromErrno(errno, "PR_SET_CHILD_SUBREAPER");
   if (prctl(PR_SET_DUMPABLE, 0) != 0) return Status::FromErrno(errno, "PR_SET_DUMPABLE");
   // A child that closes its end makes our next write fail with EPIPE; the default SIGPIPE
   // would kill the supervisor instead. (The launcher resets it to default for runs.)
@@ -191,7 +204,8 @@ Status Supervisor::Init() {
   return Status::Ok();
 }
 
-void Supervisor::CreateRunRecord(const RunRequest& req, std::function<void(Result<store::RunRecord>)> done) {
+void Supervisor::CreateRunRecord(const RunRequest& req,
+                                 std::function<void(Result<store::RunRecord>)> done) {
   store::RunRecord rec;
   rec.flow_name = req.flow_name;
   if (rec.flow_name.empty()) {
@@ -207,30 +221,34 @@ void Supervisor::CreateRunRecord(const RunRequest& req, std::function<void(Resul
   rec.network = req.network;
   rec.created_us = clock_->WallMicros();
   store::RunRecord copy = rec;
-  store_->CreateRun(std::move(rec), [copy = std::move(copy), done = std::move(done)](Result<RunId> id) mutable {
-    if (!id.ok()) {
-      done(id.status());
-      return;
-    }
-    copy.id = *id;
-    done(std::move(copy));
-  });
+  store_->CreateRun(std::move(rec),
+                    [copy = std::move(copy), done = std::move(done)](Result<RunId> id) mutable {
+                      if (!id.ok()) {
+                        done(id.status());
+                        return;
+                      }
+                      copy.id = *id;
+                      done(std::move(copy));
+                    });
 }
 
 void Supervisor::StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserver* observer,
                                  FinishedFn finished) {
   RunId id = rec.id;
-  auto run = std::make_unique<Run>(this, id, std::move(req), std::move(rec), observer, std::move(finished));
+  auto run = std::make_unique<Run>(this, id, std::move(req), std::move(rec), observer,
+                                   std::move(finished));
   Run* raw = run.get();
   runs_[id.value] = std::move(run);
   Status s = raw->Start();
   if (!s.ok()) raw->FailStart(s);
 }
 
-void Supervisor::StartRun(RunRequest req, RunObserver* observer, StartedFn started, FinishedFn finished) {
+void Supervisor::StartRun(RunRequest req, RunObserver* observer, StartedFn started,
+                          FinishedFn finished) {
   auto shared_req = std::make_shared<RunRequest>(std::move(req));
   CreateRunRecord(*shared_req, [this, shared_req, observer, started = std::move(started),
-                                finished = std::move(finished)](Result<store::RunRecord> rec) mutable {
+                                finished =
+                                    std::move(finished)](Result<store::RunRecord> rec) mutable {
     if (!rec.ok()) {
       if (started) started(rec.status());
       return;
@@ -399,11 +417,14 @@ void Supervisor::Shutdown(std::chrono::milliseconds deadline, std::function<void
   shutdown_done_ = std::move(finish);
   uv_timer_init(loop_, shutdown_timer_.Allocate(this));
   shutdown_timer_.Initialized();
-  uv_timer_start(shutdown_timer_.get(), [](uv_timer_t* t) {
-    auto* sup = static_cast<Supervisor*>(t->data);
-    if (!sup) return;
-    for (auto& [id, run] : sup->runs_) run->Interrupt();
-  }, static_cast<uint64_t>(deadline.count()), 0);
+  uv_timer_start(
+      shutdown_timer_.get(),
+      [](uv_timer_t* t) {
+        auto* sup = static_cast<Supervisor*>(t->data);
+        if (!sup) return;
+        for (auto& [id, run] : sup->runs_) run->Interrupt();
+      },
+      static_cast<uint64_t>(deadline.count()), 0);
 }
 
 }  // namespace hero::core

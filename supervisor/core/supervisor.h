@@ -31,20 +31,20 @@ enum class Profile { kTrusted, kUntrusted };
 std::string_view ProfileName(Profile p);
 
 struct SupervisorConfig {
-  std::string data_dir;                 // runs/<id>/ lives here
-  std::string launcher_path;            // the built hero_launcher
-  std::string sdk_dir;                  // the repo's py/ (holds hero_tracing/)
-  std::string runtime_dir;              // staged copy readable by run uids; "" = choose
+  std::string data_dir;       // runs/<id>/ lives here
+  std::string launcher_path;  // the built hero_launcher
+  std::string sdk_dir;        // the repo's py/ (holds hero_tracing/)
+  std::string runtime_dir;    // staged copy readable by run uids; "" = choose
   std::string python = "/usr/bin/python3";
   std::string bwrap = "/usr/bin/bwrap";
-  uid_t uid_base = 200000;              // per-run uids when the supervisor is root
+  uid_t uid_base = 200000;  // per-run uids when the supervisor is root
   int uid_count = 2000;
   spans::Limits span_limits;
   RunLimits default_limits;
   int64_t capture_cap_bytes = 4 << 20;  // per stream (stdout, stderr) of fd-level output
   std::chrono::milliseconds grace{2000};
   std::chrono::milliseconds drain_timeout{1000};  // after main exit, wait this long for EOF
-  size_t backpressure_rows = 20'000;    // stop reading span sockets above this many pending rows
+  size_t backpressure_rows = 20'000;  // stop reading span sockets above this many pending rows
   int max_outstanding_calls = 16;
   int64_t untrusted_work_bytes = 64 << 20;
   int64_t untrusted_tmp_bytes = 64 << 20;
@@ -53,11 +53,11 @@ struct SupervisorConfig {
 };
 
 struct RunRequest {
-  std::string flow_name;        // "" = derived from the source file name
+  std::string flow_name;  // "" = derived from the source file name
   int64_t flow_version = 0;
-  std::string source;           // the flow's Python source
-  std::string source_name;      // shown in tracebacks and spans (e.g. the file path)
-  std::string entry;            // --name for boot: which @flow to run; "" = the only one
+  std::string source;       // the flow's Python source
+  std::string source_name;  // shown in tracebacks and spans (e.g. the file path)
+  std::string entry;        // --name for boot: which @flow to run; "" = the only one
   std::string input_json = "{}";
   Profile profile = Profile::kTrusted;
   std::chrono::milliseconds timeout{60'000};
@@ -114,7 +114,8 @@ class Supervisor {
   // StartCreatedRun starts that run now (a start error ends it `failed`, reported through
   // `finished` like any other end). The record must come from CreateRunRecord.
   void CreateRunRecord(const RunRequest& req, std::function<void(Result<store::RunRecord>)> done);
-  void StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserver* observer, FinishedFn finished);
+  void StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserver* observer,
+                       FinishedFn finished);
   // Applies one wire event (a JSON object, no newline) to an active run as if it came from
   // its socket (span_push). kNotFound if the run is not active (or already finishing);
   // kInvalidArgument if the line is not a valid event.

@@ -32,7 +32,8 @@ class UvHandle {
     if (!h_) return;
     if (initialized_) {
       h_->data = nullptr;
-      uv_close(reinterpret_cast<uv_handle_t*>(h_), [](uv_handle_t* h) { delete reinterpret_cast<T*>(h); });
+      uv_close(reinterpret_cast<uv_handle_t*>(h_),
+               [](uv_handle_t* h) { delete reinterpret_cast<T*>(h); });
     } else {
       delete h_;
     }

@@ -822,8 +822,8 @@ void StoreThread::FinishPrune(Store::PruneOp& o, Status err) {
   r.bytes_after = used.ok() ? *used : r.bytes_before;
   if (!err.ok()) HERO_LOG(kError) << "store: prune: " << err.ToString();
   r.error = err;
-  Result<PruneResult> out = (!err.ok() && r.ids.empty()) ? Result<PruneResult>(err)
-                                                         : Result<PruneResult>(std::move(r));
+  Result<PruneResult> out =
+      (!err.ok() && r.ids.empty()) ? Result<PruneResult>(err) : Result<PruneResult>(std::move(r));
   s_->PostCompletion([done = std::move(o.done), out = std::move(out)]() mutable {
     if (done) done(std::move(out));
   });

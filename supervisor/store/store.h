@@ -263,8 +263,8 @@ class Store {
     PruneResult acc;
     bool started = false;
     bool age_done = false;
-    int64_t size_batch = 0;          // runs in the next size batch (adapted to bytes freed)
-    int64_t last_used = 0;           // used bytes before the previous size batch
+    int64_t size_batch = 0;  // runs in the next size batch (adapted to bytes freed)
+    int64_t last_used = 0;   // used bytes before the previous size batch
   };
   // A flow library call: runs on the store thread (not batched) and returns the completion
   // to post to the owner.

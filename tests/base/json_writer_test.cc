@@ -7,8 +7,19 @@ namespace {
 
 TEST(JsonWriterTest, NestedContainersGetCommas) {
   JsonWriter w;
-  w.BeginObject().Field("a", 1).Key("b").BeginArray().Int(1).String("x").Null().EndArray()
-      .Key("c").BeginObject().EndObject().Field("d", true).EndObject();
+  w.BeginObject()
+      .Field("a", 1)
+      .Key("b")
+      .BeginArray()
+      .Int(1)
+      .String("x")
+      .Null()
+      .EndArray()
+      .Key("c")
+      .BeginObject()
+      .EndObject()
+      .Field("d", true)
+      .EndObject();
   EXPECT_EQ(w.str(), R"({"a":1,"b":[1,"x",null],"c":{},"d":true})");
 }
 

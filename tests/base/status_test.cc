@@ -1,9 +1,10 @@
-#include "supervisor/base/result.h"
 #include "supervisor/base/status.h"
+
+#include <gtest/gtest.h>
 
 #include <cerrno>
 
-#include <gtest/gtest.h>
+#include "supervisor/base/result.h"
 
 namespace hero {
 namespace {

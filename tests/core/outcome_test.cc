@@ -1,8 +1,7 @@
 #include "supervisor/core/outcome.h"
 
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 namespace hero::core {
 namespace {

@@ -19,7 +19,8 @@ store::SpanRow Span(int64_t seq, std::string id, std::string parent, int64_t sta
 }
 
 TEST(RunViewTest, ChildrenInStartOrderAndLogsUnderTheirSpan) {
-  std::vector<store::SpanRow> spans = {Span(0, "1", "", 10), Span(1, "3", "1", 30), Span(2, "2", "1", 20)};
+  std::vector<store::SpanRow> spans = {Span(0, "1", "", 10), Span(1, "3", "1", 30),
+                                       Span(2, "2", "1", 20)};
   store::LogRow log;
   log.span_seq = SpanSeq{1};
   log.stream = "stdout";
@@ -45,7 +46,8 @@ TEST(RunViewTest, DeeplyNestedTreeSerializesWithoutRecursion) {
   const int kDepth = 200'000;
   std::vector<store::SpanRow> spans;
   spans.push_back(Span(0, "0", "", 0));
-  for (int i = 1; i < kDepth; ++i) spans.push_back(Span(i, std::to_string(i), std::to_string(i - 1), i));
+  for (int i = 1; i < kDepth; ++i)
+    spans.push_back(Span(i, std::to_string(i), std::to_string(i - 1), i));
   SpanTree t = BuildTree(std::move(spans), {});
   JsonWriter w;
   WriteSpanNode(w, *t.root);

@@ -157,7 +157,8 @@ class StreamAbuseTest : public ::testing::Test {
   }
 
   // Starts `n` runs of the current script at once and runs the loop until all have ended.
-  std::vector<store::RunRecord> RunConcurrently(int n, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  std::vector<store::RunRecord> RunConcurrently(
+      int n, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     std::vector<store::RunRecord> out(static_cast<size_t>(n));
     int done = 0;
     for (int i = 0; i < n; ++i) {
@@ -173,7 +174,7 @@ class StreamAbuseTest : public ::testing::Test {
     return out;
   }
   store::RunRecord RunToEnd(const std::string& body,
-                           std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+                            std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
     launcher_.script = std::string(kPrelude) + body;
     return RunConcurrently(1, timeout)[0];
   }
@@ -549,7 +550,8 @@ for i in range(1, 100001):
 w(bytes(b))
 time.sleep(0.5)
 w(end("1"))
-)", std::chrono::seconds(3));
+)",
+                                  std::chrono::seconds(3));
   const int64_t peak = PeakRssBytes();
   // SPEC §5: at the outstanding-call cap the supervisor stops reading the socket, so this
   // child blocks in its own write and the run ends at its wall-clock timeout; what matters is

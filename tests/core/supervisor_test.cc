@@ -1,6 +1,9 @@
 // Supervisor + Run state machine against real processes, sockets and SQLite, with the sandbox
 // replaced by a ScriptLauncher: the run's process is `python3 -c SCRIPT` with the span socket
 // at fd 3, so the lifecycle (timeouts, cancel, main exit vs. EOF, calls) is tested on its own.
+#include "supervisor/core/supervisor.h"
+
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,11 +12,8 @@
 #include <filesystem>
 #include <string>
 
-#include <gtest/gtest.h>
-
 #include "supervisor/core/run_view.h"
 #include "supervisor/core/store_pump.h"
-#include "supervisor/core/supervisor.h"
 
 namespace hero::core {
 namespace {
@@ -29,7 +29,8 @@ class ScriptLauncher final : public ProcessLauncher {
     SpawnSpec s;
     s.path = "/usr/bin/python3";
     s.argv = {"/usr/bin/python3", "-c", script};
-    s.env = {"PATH=/usr/bin:/bin", "PYTHONPATH=" HERO_SDK_DIR, "HERO_FLOW_SPAN_FD=3", "PYTHONDONTWRITEBYTECODE=1"};
+    s.env = {"PATH=/usr/bin:/bin", "PYTHONPATH=" HERO_SDK_DIR, "HERO_FLOW_SPAN_FD=3",
+             "PYTHONDONTWRITEBYTECODE=1"};
     s.fd_map = spec.fd_map;
     return real_.Spawn(s);
   }
@@ -41,8 +42,9 @@ class ScriptLauncher final : public ProcessLauncher {
 class SupervisorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("hero-core-test-" + std::to_string(getpid()) + "-" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() /
+           ("hero-core-test-" + std::to_string(getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     uv_loop_init(&loop_);
@@ -236,7 +238,8 @@ os.write(3, b'{"type":"span_end","id":"1","ts":2,"status":"ok"}\n')
 }
 
 TEST_F(SupervisorTest, LeftoverProcessOfAnUnleasedRunUidIsKilledAtStart) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root: per-run uids exist only when the supervisor runs as root";
+  if (geteuid() != 0)
+    GTEST_SKIP() << "needs root: per-run uids exist only when the supervisor runs as root";
   // A process of a run uid that no live supervisor leases, as left behind by a supervisor
   // killed with -9.
   pid_t pid = fork();

@@ -26,8 +26,8 @@ TEST(EscapeCasesTest, SandboxCasesAreBlocked) {
   if (dir == nullptr) GTEST_SKIP() << "HERO_ESCAPE_DIR not set";
   if (!IsRoot()) GTEST_SKIP() << "needs root";
   // Cases about the sandbox itself (the protocol/resource ones need the supervisor).
-  const std::set<std::string> cases = {"01", "03", "06", "09", "11", "13", "14", "15",
-                                       "18", "20", "22", "27", "28", "43"};
+  const std::set<std::string> cases = {"01", "03", "06", "09", "11", "13", "14",
+                                       "15", "18", "20", "22", "27", "28", "43"};
   // Documented Tier-0 gaps (SPEC: T0 shares the host network; user namespaces; io_uring).
   const std::set<std::string> t0_exposed_ok = {"09", "11", "20", "27"};
   const std::set<std::string> t0_escaped_ok = {"09"};  // trusted shares the host network
@@ -46,8 +46,9 @@ TEST(EscapeCasesTest, SandboxCasesAreBlocked) {
       RunOutput r = RunLauncher(*argv, profile == Profile::kUntrusted, 60);
       std::string verdict = LastVerdict(r.out);
       SCOPED_TRACE(name + " " + std::string(ProfileName(profile)) + ": " + verdict);
-      if (getenv("HERO_TEST_VERBOSE")) fprintf(stderr, "%s %s -> %s\n", name.c_str(),
-                                               std::string(ProfileName(profile)).c_str(), verdict.c_str());
+      if (getenv("HERO_TEST_VERBOSE"))
+        fprintf(stderr, "%s %s -> %s\n", name.c_str(), std::string(ProfileName(profile)).c_str(),
+                verdict.c_str());
       if (profile == Profile::kUntrusted || !t0_escaped_ok.count(name.substr(0, 2))) {
         EXPECT_EQ(verdict.find("ESCAPED"), std::string::npos) << r.Describe();
       }

@@ -12,7 +12,8 @@ TEST(HostFeaturesTest, MissingBwrapFailsClosedWithItsPath) {
   EXPECT_FALSE(f.bwrap_found);
   Status s = CheckUntrustedAvailable(f);
   EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(s.message(), "untrusted profile unavailable: bubblewrap not found at /nonexistent/bwrap");
+  EXPECT_EQ(s.message(),
+            "untrusted profile unavailable: bubblewrap not found at /nonexistent/bwrap");
   EXPECT_NE(DescribeHost(f).find("bubblewrap: /nonexistent/bwrap missing"), std::string::npos);
 }
 
@@ -21,7 +22,8 @@ TEST(HostFeaturesTest, EachMissingFeatureIsNamed) {
   if (!CheckUntrustedAvailable(f).ok()) GTEST_SKIP() << CheckUntrustedAvailable(f).message();
   HostFeatures g = f;
   g.seccomp_notify_ok = false;
-  EXPECT_NE(CheckUntrustedAvailable(g).message().find("seccomp user notification"), std::string::npos);
+  EXPECT_NE(CheckUntrustedAvailable(g).message().find("seccomp user notification"),
+            std::string::npos);
   g = f;
   g.userns_ok = false;
   g.userns_error = "user.max_user_namespaces is 0";

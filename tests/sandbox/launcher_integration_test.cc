@@ -198,7 +198,8 @@ TEST_P(LauncherTest, DaemonDiesWithTheRun) {
       "if pid == 0:\n"
       "    os.setsid()\n"
       "    if os.fork() != 0: os._exit(0)\n"
-      "    signal.signal(signal.SIGTERM, signal.SIG_IGN); signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+      "    signal.signal(signal.SIGTERM, signal.SIG_IGN); signal.signal(signal.SIGHUP, "
+      "signal.SIG_IGN)\n"
       "    fd = os.open('/dev/null', os.O_RDWR)\n"
       "    for i in range(4): os.dup2(fd, i)\n"
       "    while True: time.sleep(0.2)\n"
@@ -252,8 +253,9 @@ TEST(LauncherRefusalTest, RefusesUidZero) {
   EXPECT_EQ(r.out.find("RAN AS"), std::string::npos);
 
   // Explicit --uid=0 as well.
-  std::vector<std::string> raw = {scratch.launcher(), "--mode=trusted", "--uid=0", "--gid=0",
-                                  "--workdir=/tmp", "--", "/usr/bin/id"};
+  std::vector<std::string> raw = {scratch.launcher(), "--mode=trusted", "--uid=0",
+                                  "--gid=0",          "--workdir=/tmp", "--",
+                                  "/usr/bin/id"};
   r = RunLauncher(raw, false);
   EXPECT_EQ(r.exit_code, 126) << r.Describe();
   EXPECT_NE(r.err.find("refusing to run a flow as uid/gid 0"), std::string::npos) << r.Describe();

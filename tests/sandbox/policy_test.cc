@@ -52,11 +52,11 @@ std::set<std::string> Keys(const std::vector<std::string>& env) {
 
 TEST(PolicyTest, TrustedEnvIsExactlyTheAllowlist) {
   auto env = BuildChildEnv(TrustedPolicy());
-  EXPECT_EQ(env, (std::vector<std::string>{
-                     "PATH=/usr/bin:/bin", "HOME=/data/runs/7/work", "LANG=C.UTF-8",
-                     "PYTHONPATH=/data/runtime/py", "PYTHONDONTWRITEBYTECODE=1",
-                     "MALLOC_ARENA_MAX=2", "TMPDIR=/data/runs/7/work/tmp", "HERO_FLOW_SPAN_FD=3",
-                     "HERO_FLOW_RUN_ID=7", "HERO_FLOW_NAME=summarize"}));
+  EXPECT_EQ(env, (std::vector<std::string>{"PATH=/usr/bin:/bin", "HOME=/data/runs/7/work",
+                                           "LANG=C.UTF-8", "PYTHONPATH=/data/runtime/py",
+                                           "PYTHONDONTWRITEBYTECODE=1", "MALLOC_ARENA_MAX=2",
+                                           "TMPDIR=/data/runs/7/work/tmp", "HERO_FLOW_SPAN_FD=3",
+                                           "HERO_FLOW_RUN_ID=7", "HERO_FLOW_NAME=summarize"}));
 }
 
 TEST(PolicyTest, UntrustedEnvUsesSandboxPaths) {
@@ -153,10 +153,9 @@ TEST(PolicyTest, NoUidSwitchOmitsUidFlags) {
 TEST(PolicyTest, UntrustedBwrapArgvHasEveryRequiredFlag) {
   auto a = BuildBwrapArgv(UntrustedPolicy());
   EXPECT_EQ(a[0], "/usr/bin/bwrap");
-  for (const char* flag :
-       {"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net",
-        "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--disable-userns",
-        "--clearenv"}) {
+  for (const char* flag : {"--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                           "--unshare-net", "--unshare-cgroup-try", "--die-with-parent",
+                           "--new-session", "--disable-userns", "--clearenv"}) {
     EXPECT_TRUE(Contains(a, flag)) << flag;
   }
   EXPECT_TRUE(ContainsSeq(a, {"--cap-drop", "ALL"}));
@@ -256,8 +255,9 @@ TEST(PolicyTest, ValidationRejectsBadPolicies) {
 }
 
 TEST(RunKillerTest, KillArgvNamesUidAndSignal) {
-  EXPECT_EQ(BuildKillArgv("/opt/hero/hero_launcher", 200007, 9),
-            (std::vector<std::string>{"/opt/hero/hero_launcher", "--kill-uid=200007", "--signal=9"}));
+  EXPECT_EQ(
+      BuildKillArgv("/opt/hero/hero_launcher", 200007, 9),
+      (std::vector<std::string>{"/opt/hero/hero_launcher", "--kill-uid=200007", "--signal=9"}));
 }
 
 }  // namespace

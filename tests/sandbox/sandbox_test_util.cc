@@ -115,8 +115,11 @@ RunOutput RunLauncher(const std::vector<std::string>& argv, bool notify, int tim
       kill(pid, SIGKILL);
     }
     if (exited_at >= 0 && ((!out_r && !err_r) || now > exited_at + drain_ms)) break;
-    pollfd p[5] = {{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0}, {note_r.get(), POLLIN, 0},
-                   {listener.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+    pollfd p[5] = {{out_r.get(), POLLIN, 0},
+                   {err_r.get(), POLLIN, 0},
+                   {note_r.get(), POLLIN, 0},
+                   {listener.get(), POLLIN, 0},
+                   {pidfd.get(), POLLIN, 0}};
     int n = poll(p, 5, 50);
     if (n < 0 && errno != EINTR) break;
     for (int i = 0; i < 2; ++i) {
@@ -184,10 +187,9 @@ Scratch::Scratch() {
   // The run dir is root-only, like /root/.local/share/...: the launcher opens files as root.
   fs::create_directories(run_dir_);
   chmod(run_dir_.c_str(), 0700);
-  std::ofstream(run_dir_ + "/flow.py")
-      << "import json, os, sys\n"
-         "with open(sys.argv[1]) as f: data = json.load(f)\n"
-         "print('FLOW', __file__, data['x'], os.getuid())\n";
+  std::ofstream(run_dir_ + "/flow.py") << "import json, os, sys\n"
+                                          "with open(sys.argv[1]) as f: data = json.load(f)\n"
+                                          "print('FLOW', __file__, data['x'], os.getuid())\n";
   std::ofstream(run_dir_ + "/input.json") << "{\"x\": 41}\n";
 }
 

@@ -119,14 +119,16 @@ TEST_F(UntrustedTest, FilesystemIsMinimalAndReadOnly) {
 }
 
 TEST_F(UntrustedTest, NoNetworkAndOnlyUnixSockets) {
-  RunOutput r = Launch(MakePolicy(
-      "import socket, errno\n"
-      "for name in ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET', 'AF_UNIX']:\n"
-      "    try: socket.socket(getattr(socket, name), socket.SOCK_DGRAM).close(); print(name, 'OK')\n"
-      "    except OSError as e: print(name, errno.errorcode.get(e.errno, e.errno))\n"
-      "a, b = socket.socketpair(); a.sendall(b'x'); print('pair', b.recv(1))\n"
-      "import os; print('ifaces', sorted(os.listdir('/proc/self/net/dev_snmp6')) "
-      "if os.path.exists('/proc/self/net/dev_snmp6') else open('/proc/self/net/dev').read().count(':'))\n"));
+  RunOutput r = Launch(
+      MakePolicy("import socket, errno\n"
+                 "for name in ['AF_INET', 'AF_INET6', 'AF_NETLINK', 'AF_PACKET', 'AF_UNIX']:\n"
+                 "    try: socket.socket(getattr(socket, name), socket.SOCK_DGRAM).close(); "
+                 "print(name, 'OK')\n"
+                 "    except OSError as e: print(name, errno.errorcode.get(e.errno, e.errno))\n"
+                 "a, b = socket.socketpair(); a.sendall(b'x'); print('pair', b.recv(1))\n"
+                 "import os; print('ifaces', sorted(os.listdir('/proc/self/net/dev_snmp6')) "
+                 "if os.path.exists('/proc/self/net/dev_snmp6') else "
+                 "open('/proc/self/net/dev').read().count(':'))\n"));
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   for (const char* fam : {"AF_INET", "AF_INET6", "AF_NETLINK", "AF_PACKET"}) {
     EXPECT_TRUE(HasLine(r.out, std::string(fam) + " EAFNOSUPPORT")) << fam << r.Describe();
@@ -139,7 +141,8 @@ TEST_F(UntrustedTest, NetworkOptInAllowsInetSockets) {
   Policy p = MakePolicy(
       "import socket, errno\n"
       "for name in ['AF_INET', 'AF_INET6', 'AF_NETLINK']:\n"
-      "    try: socket.socket(getattr(socket, name), socket.SOCK_DGRAM).close(); print(name, 'OK')\n"
+      "    try: socket.socket(getattr(socket, name), socket.SOCK_DGRAM).close(); print(name, "
+      "'OK')\n"
       "    except OSError as e: print(name, errno.errorcode.get(e.errno, e.errno))\n");
   p.network = true;
   RunOutput r = Launch(p);
@@ -173,9 +176,9 @@ TEST_F(UntrustedTest, TripwiresKillTheCallerAndNameTheSyscall) {
     EXPECT_EQ(b.Reason(), "blocked syscall " + b.name);
     EXPECT_GT(b.pid, 0);
   }
-  for (const char* n : {"ptrace", "unshare", "mount", "io_uring_setup", "bpf", "keyctl",
-                        "process_vm_readv", "open_by_handle_at", "setns", "perf_event_open",
-                        "userfaultfd"}) {
+  for (const char* n :
+       {"ptrace", "unshare", "mount", "io_uring_setup", "bpf", "keyctl", "process_vm_readv",
+        "open_by_handle_at", "setns", "perf_event_open", "userfaultfd"}) {
     EXPECT_EQ(names.count(n), 1u) << n << r.Describe();
     EXPECT_TRUE(HasLine(r.out, std::string(n) + " SIG 9")) << n << r.Describe();
   }
@@ -185,10 +188,10 @@ TEST_F(UntrustedTest, TripwiresKillTheCallerAndNameTheSyscall) {
 }
 
 TEST_F(UntrustedTest, MainProcessTripwireEndsTheRunWithAName) {
-  RunOutput r = Launch(MakePolicy(std::string(kSyscallPrelude) +
-                                  "print('ATTEMPT: ptrace', flush=True)\n"
-                                  "sc(101, 0x4206, 1, 0, 0)\n"
-                                  "print('STILL ALIVE')\n"));
+  RunOutput r =
+      Launch(MakePolicy(std::string(kSyscallPrelude) + "print('ATTEMPT: ptrace', flush=True)\n"
+                                                       "sc(101, 0x4206, 1, 0, 0)\n"
+                                                       "print('STILL ALIVE')\n"));
   ASSERT_EQ(r.blocked.size(), 1u) << r.Describe();
   EXPECT_EQ(r.blocked[0].Reason(), "blocked syscall ptrace");
   EXPECT_EQ(r.out.find("STILL ALIVE"), std::string::npos) << r.Describe();
@@ -233,13 +236,14 @@ TEST_F(UntrustedTest, ArgumentFiltersFailCleanly) {
 
 TEST_F(UntrustedTest, SetuidBinariesDoNotElevate) {
   // E18: NoNewPrivs + nosuid: even a setuid binary, if bound, cannot give uid 0.
-  RunOutput r = Launch(MakePolicy(
-      "import subprocess, os\n"
-      "for b in ['/usr/bin/su', '/usr/bin/sudo', '/usr/bin/passwd', '/usr/bin/mount']:\n"
-      "    if os.path.exists(b):\n"
-      "        p = subprocess.run([b, '--help'], capture_output=True)\n"
-      "print('EUID', os.geteuid())\n"
-      "print(subprocess.run(['/usr/bin/id', '-u'], capture_output=True, text=True).stdout.strip())\n"));
+  RunOutput r = Launch(
+      MakePolicy("import subprocess, os\n"
+                 "for b in ['/usr/bin/su', '/usr/bin/sudo', '/usr/bin/passwd', '/usr/bin/mount']:\n"
+                 "    if os.path.exists(b):\n"
+                 "        p = subprocess.run([b, '--help'], capture_output=True)\n"
+                 "print('EUID', os.geteuid())\n"
+                 "print(subprocess.run(['/usr/bin/id', '-u'], capture_output=True, "
+                 "text=True).stdout.strip())\n"));
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_TRUE(HasLine(r.out, std::to_string(kRunUid))) << r.Describe();
 }

@@ -186,7 +186,7 @@ TEST(SeccompProgramTest, IoctlDeniesTiocstiOnLow32BitsOnly) {
     EXPECT_EQ(Eval(prog, Sys("ioctl", {0, high | TIOCLINUX})), Errno(EPERM)) << std::hex << high;
   }
   for (uint64_t cmd : std::initializer_list<uint64_t>{TCGETS, FIONREAD, FIOCLEX, TIOCGWINSZ,
-                       TIOCSTI + 1, TIOCSTI - 1, 0, 0xffffffffull}) {
+                                                      TIOCSTI + 1, TIOCSTI - 1, 0, 0xffffffffull}) {
     EXPECT_EQ(Eval(prog, Sys("ioctl", {0, cmd})), kAllow) << std::hex << cmd;
   }
   std::mt19937_64 rng(42);
@@ -207,8 +207,9 @@ TEST(SeccompProgramTest, SocketFamiliesFollowTheNetworkSetting) {
     EXPECT_EQ(Eval(off, Sys("socket", {fam, SOCK_STREAM})), Errno(EAFNOSUPPORT));
     EXPECT_EQ(Eval(on, Sys("socket", {fam, SOCK_STREAM})), kAllow);
   }
-  for (uint64_t fam : std::initializer_list<uint64_t>{0, 3, 9, AF_NETLINK, AF_PACKET,
-                       AF_VSOCK, (1ull << 32) | AF_UNIX, (1ull << 32) | AF_INET}) {
+  for (uint64_t fam :
+       std::initializer_list<uint64_t>{0, 3, 9, AF_NETLINK, AF_PACKET, AF_VSOCK,
+                                       (1ull << 32) | AF_UNIX, (1ull << 32) | AF_INET}) {
     EXPECT_EQ(Eval(off, Sys("socket", {fam})), Errno(EAFNOSUPPORT)) << fam;
     EXPECT_EQ(Eval(on, Sys("socket", {fam})), Errno(EAFNOSUPPORT)) << fam;
   }

@@ -20,24 +20,22 @@ namespace hero::store {
 namespace {
 
 class RawDb {
-public:
-  explicit RawDb(const std::string &path) {
+ public:
+  explicit RawDb(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
   }
   ~RawDb() { EXPECT_EQ(sqlite3_close(db_), SQLITE_OK); }
-  int64_t Int(const std::string &sql) {
-    sqlite3_stmt *st = nullptr;
-    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
-        << sql;
+  int64_t Int(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
     int64_t v = -1;
-    if (sqlite3_step(st) == SQLITE_ROW)
-      v = sqlite3_column_int64(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
   }
 
-private:
-  sqlite3 *db_ = nullptr;
+ private:
+  sqlite3* db_ = nullptr;
 };
 
 SpanRow Span(int64_t seq) {
@@ -54,10 +52,9 @@ SpanRow Span(int64_t seq) {
 }
 
 class StorePruneTest : public ::testing::Test {
-protected:
+ protected:
   void SetUp() override {
-    std::string tmpl =
-        (std::filesystem::temp_directory_path() / "prune_test.XXXXXX").string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "prune_test.XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     path_ = dir_ + "/hero.db";
@@ -83,20 +80,17 @@ protected:
     r.ended_us = ended_us;
     Result<RunId> id = store_->CreateRunSync(r);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
-    for (int i = 0; i < spans; ++i)
-      store_->PutSpan(*id, Span(i));
+    for (int i = 0; i < spans; ++i) store_->PutSpan(*id, Span(i));
     for (int i = 0; i < logs; ++i) {
-      store_->PutLog(*id, LogRow{SpanSeq{0}, 1, "stdout",
-                                 std::string(log_bytes, 'a' + i % 26)});
+      store_->PutLog(*id, LogRow{SpanSeq{0}, 1, "stdout", std::string(log_bytes, 'a' + i % 26)});
     }
     EXPECT_TRUE(store_->FlushSync().ok());
     return *id;
   }
   bool Exists(RunId id) { return store_->GetRunSync(id).ok(); }
-  static std::vector<int64_t> Values(const std::vector<RunId> &ids) {
+  static std::vector<int64_t> Values(const std::vector<RunId>& ids) {
     std::vector<int64_t> v;
-    for (RunId id : ids)
-      v.push_back(id.value);
+    for (RunId id : ids) v.push_back(id.value);
     return v;
   }
 
@@ -107,8 +101,7 @@ protected:
 TEST_F(StorePruneTest, AgeDeletesTerminalRunsThatEndedBeforeTheCutoff) {
   RunId old_ok = Make(RunStatus::kOk, 100);
   RunId old_failed = Make(RunStatus::kFailed, 200);
-  RunId running =
-      Make(RunStatus::kRunning, 50); // an odd ended_us must not matter
+  RunId running = Make(RunStatus::kRunning, 50);  // an odd ended_us must not matter
   RunId queued = Make(RunStatus::kQueued, 0);
   RunId fresh = Make(RunStatus::kOk, 5000);
   RunId old_interrupted = Make(RunStatus::kInterrupted, 999);
@@ -120,8 +113,7 @@ TEST_F(StorePruneTest, AgeDeletesTerminalRunsThatEndedBeforeTheCutoff) {
   EXPECT_TRUE(r->error.ok());
   EXPECT_EQ(r->runs_deleted, 3);
   EXPECT_EQ(Values(r->ids),
-            (std::vector<int64_t>{old_ok.value, old_failed.value,
-                                  old_interrupted.value}));
+            (std::vector<int64_t>{old_ok.value, old_failed.value, old_interrupted.value}));
   EXPECT_GT(r->bytes_before, 0);
   EXPECT_LE(r->bytes_after, r->bytes_before);
   EXPECT_FALSE(Exists(old_ok));
@@ -156,7 +148,7 @@ TEST_F(StorePruneTest, SpansAndLogsOfDeletedRunsGoOtherRunsKeepTheirs) {
   EXPECT_EQ(Values(r->ids), std::vector<int64_t>{gone.value});
 
   RawDb raw(path_);
-  auto count = [&](const char *table, RunId id) {
+  auto count = [&](const char* table, RunId id) {
     return raw.Int(std::string("SELECT COUNT(*) FROM ") + table +
                    " WHERE run_id = " + std::to_string(id.value));
   };
@@ -173,8 +165,7 @@ TEST_F(StorePruneTest, SpansAndLogsOfDeletedRunsGoOtherRunsKeepTheirs) {
 
 TEST_F(StorePruneTest, SizeDeletesTheOldestUntilTheDatabaseFits) {
   std::vector<RunId> ids;
-  for (int i = 0; i < 100; ++i)
-    ids.push_back(Make(RunStatus::kOk, 1000 + i, 2, 2, 10'000));
+  for (int i = 0; i < 100; ++i) ids.push_back(Make(RunStatus::kOk, 1000 + i, 2, 2, 10'000));
   RunId running = Make(RunStatus::kRunning, 0, 2, 2, 10'000);
 
   PruneOptions o;
@@ -188,11 +179,9 @@ TEST_F(StorePruneTest, SizeDeletesTheOldestUntilTheDatabaseFits) {
   EXPECT_LE(r->runs_deleted, 70);
   // Oldest first: the deleted ids are exactly the lowest ones.
   std::vector<int64_t> expect;
-  for (int64_t i = 0; i < r->runs_deleted; ++i)
-    expect.push_back(ids[i].value);
+  for (int64_t i = 0; i < r->runs_deleted; ++i) expect.push_back(ids[i].value);
   EXPECT_EQ(Values(r->ids), expect);
-  for (int64_t i = r->runs_deleted; i < 100; ++i)
-    EXPECT_TRUE(Exists(ids[i])) << i;
+  for (int64_t i = r->runs_deleted; i < 100; ++i) EXPECT_TRUE(Exists(ids[i])) << i;
   EXPECT_TRUE(Exists(running));
 }
 
@@ -200,13 +189,13 @@ TEST_F(StorePruneTest, SizePressureNeverDeletesQueuedRunningOrKeptRuns) {
   RunId queued = Make(RunStatus::kQueued, 0, 1, 2, 5'000);
   RunId running = Make(RunStatus::kRunning, 0, 1, 2, 5'000);
   RunId finishing = Make(RunStatus::kOk, 10, 1, 2,
-                         5'000); // terminal, but the caller keeps it
+                         5'000);  // terminal, but the caller keeps it
   RunId done1 = Make(RunStatus::kOk, 10, 1, 2, 5'000);
   RunId done2 = Make(RunStatus::kCancelled, 10, 1, 2, 5'000);
 
   PruneOptions o;
   o.older_than_us = 1'000'000;
-  o.max_bytes = 1; // cannot be met: everything deletable goes
+  o.max_bytes = 1;  // cannot be met: everything deletable goes
   o.keep = {finishing};
   Result<PruneResult> r = store_->PruneRunsSync(o);
   ASSERT_TRUE(r.ok());
@@ -220,8 +209,7 @@ TEST_F(StorePruneTest, SizePressureNeverDeletesQueuedRunningOrKeptRuns) {
 }
 
 TEST_F(StorePruneTest, SmallBatchesDeleteEverythingDue) {
-  for (int i = 0; i < 23; ++i)
-    Make(RunStatus::kOk, 10, 1, 1);
+  for (int i = 0; i < 23; ++i) Make(RunStatus::kOk, 10, 1, 1);
   RunId fresh = Make(RunStatus::kOk, 5000);
   PruneOptions o;
   o.older_than_us = 1000;
@@ -229,22 +217,20 @@ TEST_F(StorePruneTest, SmallBatchesDeleteEverythingDue) {
   Result<PruneResult> r = store_->PruneRunsSync(o);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->runs_deleted, 23);
-  EXPECT_TRUE(
-      std::is_sorted(r->ids.begin(), r->ids.end(),
-                     [](RunId a, RunId b) { return a.value < b.value; }));
+  EXPECT_TRUE(std::is_sorted(r->ids.begin(), r->ids.end(),
+                             [](RunId a, RunId b) { return a.value < b.value; }));
   RawDb raw(path_);
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM runs"), 1);
   EXPECT_TRUE(Exists(fresh));
 }
 
 TEST_F(StorePruneTest, InterleavesWithSpansOfAnActiveRunWithoutLosingRows) {
-  for (int i = 0; i < 600; ++i)
-    Make(RunStatus::kOk, 10, 3, 3, 200);
+  for (int i = 0; i < 600; ++i) Make(RunStatus::kOk, 10, 3, 3, 200);
   RunId live = Make(RunStatus::kRunning, 0, 0, 0);
 
   PruneOptions o;
   o.older_than_us = 1000;
-  o.batch = 5; // ~120 transactions
+  o.batch = 5;  // ~120 transactions
   bool prune_done = false;
   bool flush_before_prune = false;
   Result<PruneResult> result = Internal("not answered");
@@ -277,16 +263,12 @@ TEST_F(StorePruneTest, InterleavesWithSpansOfAnActiveRunWithoutLosingRows) {
   EXPECT_EQ(result->runs_deleted, 600);
   EXPECT_EQ(store_->dropped_rows(), 0);
   RawDb raw(path_);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM spans WHERE run_id = " +
-                    std::to_string(live.value)),
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM spans WHERE run_id = " + std::to_string(live.value)),
             seq);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM span_logs WHERE run_id = " +
-                    std::to_string(live.value)),
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM span_logs WHERE run_id = " + std::to_string(live.value)),
             logs);
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM runs"), 1);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM spans WHERE run_id <> " +
-                    std::to_string(live.value)),
-            0);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM spans WHERE run_id <> " + std::to_string(live.value)), 0);
 }
 
 TEST_F(StorePruneTest, NoLimitsDeleteNothing) {
@@ -299,8 +281,7 @@ TEST_F(StorePruneTest, NoLimitsDeleteNothing) {
 }
 
 TEST_F(StorePruneTest, PruneStillQueuedAtDestructionIsAnswered) {
-  for (int i = 0; i < 50; ++i)
-    Make(RunStatus::kOk, 10, 1, 1);
+  for (int i = 0; i < 50; ++i) Make(RunStatus::kOk, 10, 1, 1);
   bool answered = false;
   PruneOptions o;
   o.older_than_us = 1000;
@@ -309,9 +290,9 @@ TEST_F(StorePruneTest, PruneStillQueuedAtDestructionIsAnswered) {
     answered = true;
     EXPECT_TRUE(r.ok());
   });
-  store_.reset(); // the destructor runs the pending callbacks
+  store_.reset();  // the destructor runs the pending callbacks
   EXPECT_TRUE(answered);
 }
 
-} // namespace
-} // namespace hero::store
+}  // namespace
+}  // namespace hero::store

@@ -2,6 +2,7 @@
 #include "supervisor/core/supervisor.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
@@ -159,6 +160,9 @@ Status Supervisor::Init() {
   // A child that closes its end makes our next write fail with EPIPE; the default SIGPIPE
   // would kill the supervisor instead. (The launcher resets it to default for runs.)
   ::signal(SIGPIPE, SIG_IGN);
+  // Two malloc arenas are plenty for the loop + store threads; more only fragment memory
+  // that a flood of short-lived rows churns through.
+  mallopt(M_ARENA_MAX, 2);
   per_run_uids_ = geteuid() == 0;
   HERO_RETURN_IF_ERROR(StageRuntime());
   // Run uids chdir into their workdir, so every ancestor must be searchable by them; the

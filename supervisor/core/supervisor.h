@@ -44,7 +44,7 @@ struct SupervisorConfig {
   int64_t capture_cap_bytes = 4 << 20;  // per stream (stdout, stderr) of fd-level output
   std::chrono::milliseconds grace{2000};
   std::chrono::milliseconds drain_timeout{1000};  // after main exit, wait this long for EOF
-  size_t backpressure_rows = 20'000;  // stop reading span sockets above this many pending rows
+  size_t backpressure_rows = 4'000;  // stop reading span sockets above this many pending rows
   int max_outstanding_calls = 16;
   int64_t untrusted_work_bytes = 64 << 20;
   int64_t untrusted_tmp_bytes = 64 << 20;

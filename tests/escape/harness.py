@@ -573,6 +573,9 @@ class CliRunner(Runner):
     def db_path(self):
         return os.path.join(self.data, "hero_logic.db")
 
+    def sibling(self, name):
+        return CliRunner(self.binary, self.data + "-" + name)
+
 
 class DaemonRunner(Runner):
     """Placeholder: `hero_logic serve` + `script_run(source, input, timeout_ms, network)` over
@@ -750,6 +753,11 @@ class Battery:
         self.stage = stage_dir
         self.args = args
         self.db = Db(runner.db_path())
+        # The I7 neighbour is a separate one-shot supervisor with its own store: with the CLI
+        # runner two supervisors writing one SQLite file would measure SQLite's writer lock
+        # (a flooding run's back-to-back commits starve the other's), not the supervisor.
+        self.nb_runner = runner.sibling("neighbour") if hasattr(runner, "sibling") else runner
+        self.nb_db = Db(self.nb_runner.db_path())
         self.me = os.getpid()
         self.root = os.geteuid() == 0
         self.canary_script = self._write("canary_ok.py", CANARY_SRC)
@@ -831,14 +839,14 @@ class Battery:
     def start_neighbour(self, profile, tag):
         name = f"nb_{tag}"
         script = self._write(name + ".py", NEIGHBOUR_SRC)
-        h = self.runner.start(script, profile, 300)
+        h = self.nb_runner.start(script, profile, 300)
         deadline = time.time() + 10
         run_id = None
         while time.time() < deadline:
-            row = self.db.running_run_by_flow(name)
+            row = self.nb_db.running_run_by_flow(name) if os.path.exists(self.nb_db.path) else None
             if row and row["status"] == "running":
                 run_id = row["id"]
-                if self.db.span_stats(run_id)["n"] >= 1:
+                if self.nb_db.span_stats(run_id)["n"] >= 1:
                     break
             if h.proc.poll() is not None:
                 break
@@ -852,7 +860,7 @@ class Battery:
         while not nb["stop"]:
             if nb["run_id"]:
                 try:
-                    st = self.db.span_stats(nb["run_id"])
+                    st = self.nb_db.span_stats(nb["run_id"])
                     if st["last"]:
                         nb["lags"].append(time.time() - st["last"] / 1e6)
                 except sqlite3.Error:
@@ -876,7 +884,7 @@ class Battery:
             out.bad("I7", f"neighbour run ended {res.run.get('status')} '{res.run.get('reason')}' "
                           "(expected cancelled by the harness)")
         ticks = sorted(int(n["name"][5:]) for n in walk(res.tree) if str(n.get("name", "")).startswith("tick-"))
-        db_n = self.db.span_stats(nb["run_id"])["n"]
+        db_n = self.nb_db.span_stats(nb["run_id"])["n"]
         if ticks and ticks != list(range(ticks[-1] + 1)):
             missing = sorted(set(range(ticks[-1] + 1)) - set(ticks))
             out.bad("I7", f"neighbour lost spans: missing ticks {missing[:10]}")

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -231,7 +232,24 @@ TEST_P(LauncherTest, SigtermSweepReachesTheFlow) {
   for (int i = 0; i < 100 && ListProcessesOfUid(kRunUid).empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Wait until the flow has installed its handler (SigCgt has SIGTERM), not a fixed time: on a
+  // loaded machine Python may need longer than any sleep to get there.
+  auto handler_installed = [] {
+    for (pid_t pid : ListProcessesOfUid(kRunUid)) {
+      std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+      std::string line;
+      while (std::getline(st, line)) {
+        if (line.rfind("SigCgt:", 0) == 0 &&
+            ((std::stoull(line.substr(7), nullptr, 16) >> (SIGTERM - 1)) & 1)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  };
+  for (int i = 0; i < 500 && !handler_installed(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   RunOutput k = RunLauncher(BuildKillArgv(scratch_.launcher(), kRunUid, SIGTERM), false, 10, 100);
   t.join();
   EXPECT_EQ(k.exit_code, 0) << k.Describe();

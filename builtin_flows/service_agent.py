@@ -185,7 +185,17 @@ def service_agent(intent, services_dir=None, flow_input=None, script_input=None,
                 "summary": summary}
 
     with flow.step("select_services") as s:
-        sdir = services_dir or os.path.join(_here(), "services")
+        sdir = services_dir
+        if not sdir or not os.path.isdir(sdir):
+            # The supervisor stages builtin_flows/services next to the SDK, where every run
+            # (trusted, or untrusted at /hero/rt) can read it; a checkout keeps it beside us.
+            import hero_tracing
+            staged = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.abspath(hero_tracing.__file__)))), "services")
+            for cand in ([sdir] if sdir else []) + [staged, os.path.join(_here(), "services")]:
+                if cand and os.path.isdir(cand):
+                    sdir = cand
+                    break
         if not os.path.isdir(sdir):
             raise flow.Failed("services directory %s does not exist: give `services_dir` (in "
                               "the daemon, the absolute path of builtin_flows/services)" % sdir)

@@ -83,6 +83,19 @@ Status Supervisor::StageRuntime() {
     HERO_ASSIGN_OR_RETURN(std::string content, ReadAll(e.path()));
     files.push_back({fs::path("py/hero_tracing") / e.path().filename(), std::move(content)});
   }
+  // Service interface files for the agent flows (builtin_flows/services beside py/), staged
+  // so that runs can read them whatever directory the checkout sits in.
+  fs::path services = fs::path(config_.sdk_dir).parent_path() / "builtin_flows" / "services";
+  if (fs::is_directory(services, ec)) {
+    for (auto it = fs::recursive_directory_iterator(services, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!it->is_regular_file() || it->path().string().find("__pycache__") != std::string::npos)
+        continue;
+      HERO_ASSIGN_OR_RETURN(std::string content, ReadAll(it->path()));
+      files.push_back(
+          {fs::path("services") / fs::relative(it->path(), services), std::move(content)});
+    }
+  }
   std::sort(files.begin(), files.end());
   uint64_t h = 1469598103934665603ULL;
   for (const auto& [rel, content] : files) h = Fnv1a(Fnv1a(h, rel.string()), content);

@@ -11,14 +11,6 @@
 namespace hero::core {
 namespace {
 
-void StringOrNull(JsonWriter& w, const std::string& s) {
-  if (s.empty()) {
-    w.Null();
-  } else {
-    w.String(s);
-  }
-}
-
 std::string EndJson(const store::RunRecord& r) {
   JsonWriter w;
   w.BeginObject()
@@ -40,75 +32,9 @@ std::string RecordJson(const store::RunRecord& r) {
 std::string SpanRowJson(const store::SpanRow& s) {
   JsonWriter w;
   w.BeginObject();
-  w.Field("id", s.span_id);
-  w.Key("parent");
-  StringOrNull(w, s.parent_id);
-  w.Field("seq", s.seq.value);
-  w.Field("name", s.name);
-  w.Field("kind", s.kind);
-  w.Field("status", s.status);
-  w.Field("start_us", s.start_us);
-  w.Key("end_us");
-  if (s.end_us > 0) {
-    w.Int(s.end_us);
-  } else {
-    w.Null();
-  }
-  w.Key("tags").Raw(s.tags_json.empty() ? std::string_view("{}") : std::string_view(s.tags_json));
-  w.Key("error");
-  StringOrNull(w, s.error);
-  w.Key("error_type");
-  StringOrNull(w, s.error_type);
-  w.Key("traceback");
-  StringOrNull(w, s.traceback);
-  w.Key("rpc_service");
-  StringOrNull(w, s.rpc_service);
-  w.Key("rpc_method");
-  StringOrNull(w, s.rpc_method);
-  w.Key("file");
-  StringOrNull(w, s.file);
-  w.Key("line");
-  if (s.line > 0) {
-    w.Int(s.line);
-  } else {
-    w.Null();
-  }
-  w.Field("cpu_us", s.cpu_us);
-  w.Field("rss_kb", s.rss_kb);
-  w.Key("child_run_id");
-  if (s.child_run_id > 0) {
-    w.Int(s.child_run_id);
-  } else {
-    w.Null();
-  }
-  w.Field("orphan", s.orphan);
+  WriteSpanFields(w, s);
   w.EndObject();
   return w.Take();
-}
-
-store::SpanRow SpanRowFromRecord(const spans::SpanRecord& s) {
-  store::SpanRow r;
-  r.seq = s.seq;
-  r.span_id = s.span_id;
-  r.parent_id = s.parent_id;
-  r.name = s.name;
-  r.kind = s.kind;
-  r.status = s.status;
-  r.start_us = s.start_us;
-  r.end_us = s.end_us;
-  r.tags_json = s.tags_json;
-  r.error = s.error;
-  r.error_type = s.error_type;
-  r.traceback = s.traceback;
-  r.file = s.file;
-  r.line = s.line;
-  r.rpc_service = s.rpc_service;
-  r.rpc_method = s.rpc_method;
-  r.cpu_us = s.cpu_us;
-  r.rss_kb = s.rss_kb;
-  r.child_run_id = s.child_run_id;
-  r.orphan = s.orphan;
-  return r;
 }
 
 std::string LogEventJson(std::string_view span_id, int64_t ts_us, std::string_view stream,

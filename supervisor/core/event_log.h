@@ -29,7 +29,6 @@ struct EventLogLimits {
 
 // The span row JSON of an SSE `span` event: WriteSpanNode's object without logs/children.
 std::string SpanRowJson(const store::SpanRow& s);
-store::SpanRow SpanRowFromRecord(const spans::SpanRecord& s);
 std::string LogEventJson(std::string_view span_id, int64_t ts_us, std::string_view stream,
                          std::string_view text);
 

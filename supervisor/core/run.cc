@@ -24,37 +24,13 @@
 #include "supervisor/base/log.h"
 #include "supervisor/core/launch_plan.h"
 #include "supervisor/core/proc_scan.h"
+#include "supervisor/core/run_view.h"
 
 namespace hero::core {
 namespace {
 
 constexpr size_t kTailBytes = 4096;
 constexpr size_t kMaxPartialLine = 64 * 1024;
-
-store::SpanRow ToRow(const spans::SpanRecord& s) {
-  store::SpanRow r;
-  r.seq = s.seq;
-  r.span_id = s.span_id;
-  r.parent_id = s.parent_id;
-  r.name = s.name;
-  r.kind = s.kind;
-  r.status = s.status;
-  r.start_us = s.start_us;
-  r.end_us = s.end_us;
-  r.tags_json = s.tags_json;
-  r.error = s.error;
-  r.error_type = s.error_type;
-  r.traceback = s.traceback;
-  r.file = s.file;
-  r.line = s.line;
-  r.rpc_service = s.rpc_service;
-  r.rpc_method = s.rpc_method;
-  r.cpu_us = s.cpu_us;
-  r.rss_kb = s.rss_kb;
-  r.child_run_id = s.child_run_id;
-  r.orphan = s.orphan;
-  return r;
-}
 
 Status WriteFile(const std::string& path, std::string_view data, mode_t mode) {
   HERO_ASSIGN_OR_RETURN(UniqueFd fd, OpenFile(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, mode));
@@ -567,7 +543,7 @@ void Run::OnSpan(const spans::SpanRecord& span) {
       span.name != std::filesystem::path(req_.source_name).filename().string()) {
     rec_.flow_name = span.name;
   }
-  sup_->store()->PutSpan(id_, ToRow(span));
+  sup_->store()->PutSpan(id_, SpanRowFromRecord(span));
   if (observer_) observer_->OnSpan(id_, span);
 }
 

@@ -125,12 +125,7 @@ void WriteRunRecord(JsonWriter& w, const store::RunRecord& r) {
   w.EndObject();
 }
 
-namespace {
-
-// Everything of a span except its children, leaving the "children" array open.
-void WriteSpanOpen(JsonWriter& w, const TreeNode& n) {
-  const store::SpanRow& s = n.span;
-  w.BeginObject();
+void WriteSpanFields(JsonWriter& w, const store::SpanRow& s) {
   w.Field("id", s.span_id);
   w.Key("parent");
   StringOrNull(w, s.parent_id);
@@ -174,6 +169,39 @@ void WriteSpanOpen(JsonWriter& w, const TreeNode& n) {
     w.Null();
   }
   w.Field("orphan", s.orphan);
+}
+
+store::SpanRow SpanRowFromRecord(const spans::SpanRecord& s) {
+  store::SpanRow r;
+  r.seq = s.seq;
+  r.span_id = s.span_id;
+  r.parent_id = s.parent_id;
+  r.name = s.name;
+  r.kind = s.kind;
+  r.status = s.status;
+  r.start_us = s.start_us;
+  r.end_us = s.end_us;
+  r.tags_json = s.tags_json;
+  r.error = s.error;
+  r.error_type = s.error_type;
+  r.traceback = s.traceback;
+  r.file = s.file;
+  r.line = s.line;
+  r.rpc_service = s.rpc_service;
+  r.rpc_method = s.rpc_method;
+  r.cpu_us = s.cpu_us;
+  r.rss_kb = s.rss_kb;
+  r.child_run_id = s.child_run_id;
+  r.orphan = s.orphan;
+  return r;
+}
+
+namespace {
+
+// Everything of a span except its children, leaving the "children" array open.
+void WriteSpanOpen(JsonWriter& w, const TreeNode& n) {
+  w.BeginObject();
+  WriteSpanFields(w, n.span);
   w.Key("logs").BeginArray();
   for (const auto& l : n.logs) {
     w.BeginObject()

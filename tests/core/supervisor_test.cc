@@ -14,30 +14,12 @@
 
 #include "supervisor/core/run_view.h"
 #include "supervisor/core/store_pump.h"
+#include "tests/testing/script_launcher.h"
 
 namespace hero::core {
 namespace {
 
-class ScriptLauncher final : public ProcessLauncher {
- public:
-  std::string script;
-  Result<SpawnedProcess> Spawn(const SpawnSpec& spec) override {
-    for (const auto& a : spec.argv) {
-      if (a.rfind("--kill-uid", 0) == 0) return real_.Spawn(spec);  // the sweep helper
-    }
-    if (spec.path.find("hero_launcher") == std::string::npos) return real_.Spawn(spec);
-    SpawnSpec s;
-    s.path = "/usr/bin/python3";
-    s.argv = {"/usr/bin/python3", "-c", script};
-    s.env = {"PATH=/usr/bin:/bin", "PYTHONPATH=" HERO_SDK_DIR, "HERO_FLOW_SPAN_FD=3",
-             "PYTHONDONTWRITEBYTECODE=1"};
-    s.fd_map = spec.fd_map;
-    return real_.Spawn(s);
-  }
-
- private:
-  PosixSpawnLauncher real_;
-};
+using testing::ScriptLauncher;
 
 class SupervisorTest : public ::testing::Test {
  protected:

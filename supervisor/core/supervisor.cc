@@ -425,6 +425,8 @@ void Supervisor::Shutdown(std::chrono::milliseconds deadline, std::function<void
       tracked_pids_.erase(h->pid);
     }
     helpers_.clear();
+    // The per-data-dir parent of the workdirs is empty once every run is gone.
+    if (!work_root_.empty()) ::rmdir(work_root_.c_str());
     if (done) done();
   };
   if (runs_.empty()) {

@@ -180,8 +180,10 @@ Status Run::Start() {
   rec_.started_us = sup_->clock()->WallMicros();
   uv_timer_init(loop, timeout_timer_.Allocate(this));
   timeout_timer_.Initialized();
-  uv_timer_start(timeout_timer_.get(), &Run::OnTimeout, static_cast<uint64_t>(req_.timeout.count()),
-                 0);
+  // libuv's clock has millisecond resolution (truncated): +1 ms so SIGTERM never comes
+  // before the timeout measured in microseconds.
+  uv_timer_start(timeout_timer_.get(), &Run::OnTimeout,
+                 static_cast<uint64_t>(req_.timeout.count()) + 1, 0);
   uv_timer_init(loop, bp_timer_.Allocate(this));
   bp_timer_.Initialized();
   UpdateReadState();

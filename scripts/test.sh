@@ -8,4 +8,9 @@ echo "== tests (RelWithDebInfo)"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 echo "== ASan + UBSan build"
 bash scripts/setup.sh --sanitize
-ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 -L 'unit|integration'
+# Unit and C++ integration tests under the sanitizers. Excluded here (they run in the normal
+# build above): suites that assert memory or latency bounds, which ASan's quarantine and
+# slowdown distort (escape battery, stream abuse, timeout precision), and the Python-driven
+# daemon/flows suites that only exercise the same binary end to end.
+ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 -L 'unit|integration' \
+  -E 'escape_battery|daemon_integration|flows_test|core_stream_abuse|core_timeout_precision'

@@ -6,13 +6,14 @@
 //   parser treats a trailing '\r' as whitespace). Empty lines are skipped, never delivered.
 // - A line longer than max_line_bytes is discarded up to the next '\n' (however many chunks
 //   later it arrives) and counted once in oversize_lines(). The framer never buffers more than
-//   max_line_bytes bytes.
+//   max_line_bytes bytes, nor reserves more.
 // - Lines wholly inside one Feed() chunk are delivered as views into that chunk (no copy);
 //   lines spanning chunks are assembled in an internal buffer. A delivered view is valid only
 //   during the callback. The callback must not call Feed()/Finish() on the same framer.
 // - Finish() delivers a final line without '\n' (unless it was oversize) and resets the framer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -35,9 +36,14 @@ class LineFramer {
   int64_t oversize_lines() const { return oversize_lines_; }
   // Bytes currently held for an incomplete line (always <= max_line_bytes).
   size_t buffered_bytes() const { return buffer_.size(); }
+  // Bytes reserved for it (always <= max_line_bytes).
+  size_t buffer_capacity() const { return buffer_.capacity(); }
 
  private:
   void ReleaseBigBuffer();
+  void Reserve(size_t need);  // capacity never above max_line_bytes
+
+  static constexpr size_t kSmallBuffer = 64u << 10;
 
   size_t max_line_bytes_;
   std::string buffer_;       // the incomplete line so far
@@ -61,6 +67,7 @@ void LineFramer::Feed(std::string_view bytes, Fn&& on_line) {
         ReleaseBigBuffer();
         return;
       }
+      Reserve(buffer_.size() + rest);
       buffer_.append(p, rest);
       return;
     }
@@ -78,6 +85,7 @@ void LineFramer::Feed(std::string_view bytes, Fn&& on_line) {
       buffer_.clear();
       ReleaseBigBuffer();
     } else {
+      Reserve(buffer_.size() + seg);
       buffer_.append(p, seg);
       on_line(std::string_view(buffer_));
       buffer_.clear();
@@ -95,9 +103,17 @@ void LineFramer::Finish(Fn&& on_line) {
   ReleaseBigBuffer();
 }
 
+inline void LineFramer::Reserve(size_t need) {
+  // need <= max_line_bytes_ (checked by the callers). Small partial lines grow geometrically;
+  // past 64 KiB the buffer jumps to the maximum once, so a long line costs max_line_bytes and
+  // not the old + new buffers of each doubling (nor a doubling past the maximum).
+  if (need <= buffer_.capacity()) return;
+  buffer_.reserve(need <= kSmallBuffer ? std::max(need, 2 * buffer_.capacity()) : max_line_bytes_);
+}
+
 inline void LineFramer::ReleaseBigBuffer() {
   // Keep the common case allocation-free, but do not pin up to 1 MiB per idle run.
-  if (buffer_.capacity() > (64u << 10)) std::string().swap(buffer_);
+  if (buffer_.capacity() > kSmallBuffer) std::string().swap(buffer_);
 }
 
 }  // namespace hero::spans

@@ -3,6 +3,7 @@
 #include "supervisor/cli/commands.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -45,6 +46,8 @@ options:
   --json                print one JSON document {"run": ..., "tree": ...} on stdout at the
                         end; the live tree goes to stderr
   --quiet               no live tree
+  --stats               at the end, print this supervisor process's own peak RSS and CPU
+                        time on stderr (measured before --json renders the document)
   --data DIR            data directory (default $HERO_LOGIC_DATA or ~/.local/share/hero_logic)
   --remote              run it on the daemon (play_run_async) and follow its tree live
   --socket PATH         the daemon's Unix socket for --remote (default $DATA/hero_logic.sock)
@@ -136,10 +139,27 @@ std::string DefaultSdkDir() {
   return std::string(HERO_SOURCE_DIR) + "/py";
 }
 
+// `run --stats`: this supervisor process's own cost (all its threads, not the run's
+// processes). Peak RSS is VmHWM of this process's address space: getrusage's ru_maxrss would
+// also count the parent's image that this process was vfork-exec'ed from. The escape battery
+// uses it for the "supervisor RSS grows < N MiB" EXPECT lines.
+void PrintSupervisorStats() {
+  long hwm_kb = -1;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) hwm_kb = std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  std::fprintf(stderr, "supervisor: peak RSS %ld KiB, CPU %.3f s user + %.3f s sys\n", hwm_kb,
+               ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6,
+               ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+}
+
 int RunCommand(const Args& argv) {
   auto parsed =
       ParseArgs(argv, {"input", "input-file", "name", "profile", "timeout", "data", "socket"},
-                {"json", "network", "quiet", "remote"});
+                {"json", "network", "quiet", "remote", "stats"});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
@@ -268,6 +288,7 @@ int RunCommand(const Args& argv) {
   int rc = uv_loop_close(&loop);
   if (rc != 0) std::fprintf(stderr, "hero_logic: warning: loop closed with handles open\n");
   if (!start_error.empty()) return Fail(start_error, 1);
+  if (a.Has("stats")) PrintSupervisorStats();
 
   if (json) {
     auto spans = store->GetSpansSync(run_id);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,34 @@ TEST(LineFramerTest, OversizeAcrossManyChunksNeverBuffersMoreThanMax) {
   c.Feed(f, "tail of the long line\nnext\n");
   EXPECT_EQ(c.lines, (std::vector<std::string>{"start", "next"}));
   EXPECT_EQ(f.oversize_lines(), 1);
+}
+
+TEST(LineFramerTest, NeverReservesMoreThanMaxForLongLinesInSmallChunks) {
+  // A 100 MiB line arrives in small reads: the framer may hold up to the max line, but its
+  // buffer must not double past it (SPEC: supervisor RSS delta < 2 MiB). 1,000,000 is not
+  // 15 * 2^k, so plain std::string doubling would reach 1,966,080 bytes here.
+  constexpr size_t kMax = 1000000;
+  LineFramer f(kMax);
+  Collector c;
+  std::string chunk(4096, 'A');
+  size_t max_capacity = 0;
+  for (int line = 0; line < 3; ++line) {
+    for (size_t sent = 0; sent + chunk.size() <= kMax - 10 * 1024; sent += chunk.size()) {
+      c.Feed(f, chunk);
+      max_capacity = std::max(max_capacity, f.buffer_capacity());
+    }
+    c.Feed(f, "\n");
+  }
+  for (size_t sent = 0; sent < (8u << 20); sent += chunk.size()) {  // then an oversize one
+    c.Feed(f, chunk);
+    max_capacity = std::max(max_capacity, f.buffer_capacity());
+  }
+  c.Feed(f, "\nend\n");
+  EXPECT_EQ(c.lines.size(), 4u);
+  EXPECT_EQ(c.lines.back(), "end");
+  EXPECT_EQ(f.oversize_lines(), 1);
+  EXPECT_LE(max_capacity, kMax);
+  EXPECT_GE(max_capacity, kMax - 10 * 1024);  // it did hold the longest legal line
 }
 
 TEST(LineFramerTest, OversizeDetectedWhenNewlineCompletesBufferedLine) {

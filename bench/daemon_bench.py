@@ -1,10 +1,14 @@
-"""Daemon-based SPEC §10 figures (issue 7) that need no warm pool. Used by bench/bench.py
-(`--only launch-rate,flood8,concurrency,sse-latency,rpc`); each section starts its own
+"""Daemon-based SPEC §10 figures (issue 7). Used by bench/bench.py
+(`--only warm,launch-rate,flood8,concurrency,sse-latency,rpc`); each section starts its own
 `hero_logic serve` on a fresh data directory, prints its figures and stops the daemon (by pid).
 
 Sections
+  warm          warm pool (`serve --pool 2`): request -> first span of an empty @flow on a
+                pooled worker, one run at a time (the pool refilled between runs), trusted and
+                untrusted, vs bare `python3 -I -S -c pass` measured in the same section
   launch-rate   sustained runs/s of an empty @flow via play_run_async, N in flight, trusted and
-                untrusted; request -> first span (root start_us - created_us) under that load
+                untrusted, pool on (`--pool 2`) and off (`--pool 0`); request -> first span
+                (root start_us - created_us) under that load
   flood8        8 concurrent children each emitting `with flow.step()` as fast as the SDK can:
                 total events/s into SQLite, dropped counts
   concurrency   N concurrent sleeping untrusted runs: time to start all, daemon RSS and fds,
@@ -266,13 +270,70 @@ def dropped_total(rec):
 
 # ---------------------------------------------------------------- 1. sustained launch rate
 
-def launch_rate(build, quick, secs=None, inflight=None):
-    secs = secs or (15 if quick else 60)
+def pool_stats(d):
+    r = Rpc(d)
+    try:
+        return json.loads(r.get("/healthz"))["backend"]["pool"]
+    finally:
+        r.close()
+
+
+def wait_pool_full(d, want, timeout=30):
+    end = time.time() + timeout
+    while time.time() < end:
+        p = pool_stats(d)
+        if p["idle"] >= want and p["starting"] == 0:
+            return p
+        time.sleep(0.01)
+    raise RuntimeError(f"pool did not refill: {pool_stats(d)}")
+
+
+def warm(build, quick, n=None):
+    n = n or (20 if quick else 60)
+    bare = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        subprocess.run(["/usr/bin/python3", "-I", "-S", "-c", "pass"], check=False)
+        bare.append((time.perf_counter() - t0) * 1000.0)
+    ref = statistics.median(bare)
+    out(f"## warm pool: {n} sequential runs per profile, the pool refilled before each")
+    stat_line("bare python3 -I -S -c pass (reference)", bare, "ms")
+    d = Daemon(build, args=("--pool", "2"), tag="warm")
+    try:
+        out(f"   daemon: {d.cmdline}")
+        r = Rpc(d)
+        for profile in ("trusted", "untrusted"):
+            first, disp, queued = [], [], []
+            hits0 = pool_stats(d)["hits"]
+            for _ in range(n):
+                wait_pool_full(d, 4)
+                time.sleep(0.05)  # let the refill's CPU settle
+                rid = r.call("play_run_async", source=EMPTY, profile=profile)["run_id"]
+                st = r.call("play_wait", run_id=rid, timeout_ms=30000)
+                root = r.call("play_spans", run_id=rid)
+                first.append((root["start_us"] - st["created_us"]) / 1000.0)
+                disp.append((root["start_us"] - st["started_us"]) / 1000.0)
+                queued.append((st["started_us"] - st["created_us"]) / 1000.0)
+            hits = pool_stats(d)["hits"] - hits0
+            med = statistics.median(first)
+            out(f"{'warm run: request -> first span (' + profile + ')':<52} median {med:8.3f} ms   "
+                f"p95 {pct(first, 95):8.3f} ms   ratio {med / ref:5.2f}x bare   ({hits}/{n} pooled)"
+                "   (target p50 <= 2 ms, p95 <= 5 ms)")
+            stat_line("  of which record + queue (started_us - created_us)", queued, "ms")
+            stat_line("  dispatch -> first span (start_us - started_us)", disp, "ms")
+        r.close()
+    finally:
+        d.stop()
+
+
+def launch_rate(build, quick, secs=None, inflight=None, pools=("on", "off")):
+    secs = secs or (10 if quick else 20)
     inflight = inflight or 2 * (os.cpu_count() or 2) * 4
-    for profile in ("trusted", "untrusted"):
-        d = Daemon(build, tag="rate")
+    for profile, mode in [(p, m) for m in pools for p in ("trusted", "untrusted")]:
+        d = Daemon(build, args=("--pool", "2" if mode == "on" else "0"), tag="rate")
         try:
-            out(f"## launch rate, {profile}: {secs} s, {inflight} in flight, daemon: {d.cmdline}")
+            out(f"## launch rate, {profile}, pool {mode}: {secs} s, {inflight} in flight, "
+                f"daemon: {d.cmdline}")
             r0 = Rpc(d)
             rid = r0.call("play_run_async", source=EMPTY, profile=profile)["run_id"]  # warm-up
             r0.call("play_wait", run_id=rid, timeout_ms=30000)
@@ -333,6 +394,9 @@ def launch_rate(build, quick, secs=None, inflight=None):
             stat_line(f"  request -> first span under load ({profile})", first, "ms")
             stat_line(f"    of which queued (started_us - created_us)", queued, "ms")
             stat_line(f"    dispatch -> first span (start_us - started_us)", disp, "ms")
+            if mode == "on":
+                p = pool_stats(d)
+                out(f"  pool: {p['hits']} hits, {p['misses']} misses, {p['started']} workers started")
             if lag:
                 out(f"  loop lag p99 (/metrics, sampled every 5 s): max {max(lag) * 1000:.2f} ms")
             if bad:
@@ -380,9 +444,10 @@ def flood8(build, quick, children=8, steps=None):
 
 # ---------------------------------------------------------------- 3. N concurrent sleepers
 
-def concurrency(build, quick, n=None, nofile=65536):
+def concurrency(build, quick, n=None, nofile=65536, pool=2):
     n = n or (200 if quick else 1000)
-    d = Daemon(build, args=("--concurrency", str(max(n, 8))), nofile=nofile, tag="conc")
+    d = Daemon(build, args=("--concurrency", str(max(n, 8)), "--pool", str(pool)), nofile=nofile,
+               tag="conc")
     try:
         lim = open(f"/proc/{d.pid}/limits").read()
         nof = [l for l in lim.splitlines() if l.startswith("Max open files")][0].split()[3:5]
@@ -697,6 +762,7 @@ def rpc_bench(build, quick, flows=1000, threads=4, secs=None):
 
 
 SECTIONS = {
+    "warm": warm,
     "launch-rate": launch_rate,
     "flood8": flood8,
     "concurrency": concurrency,

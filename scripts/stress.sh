@@ -5,6 +5,10 @@
 #   scripts/stress.sh migrations   200 rounds of SIGKILL at random instants of a migration
 #   scripts/stress.sh abuse [N]    the stream-abuse suite N times (default 20)
 #   scripts/stress.sh fuzz [MIN]   the span-stream fuzzer (scripts/fuzz.sh), default 10 min
+#   scripts/stress.sh kill9 [R]    kill -9 of the daemon mid-load, R rounds (default 20)
+#   scripts/stress.sh killstorm [N] N short runs SIGKILLed at random (default 1000; 5 rounds)
+#   scripts/stress.sh faults [N]   the storage and resource fault tests N times (default 5)
+#   scripts/stress.sh soak [MIN]   scripts/soak.sh, default 60 min
 # BUILD_DIR (default build) must hold a configured build; the needed targets are built first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +34,29 @@ case "$what" in
   fuzz)
     exec scripts/fuzz.sh "${1:-10}"
     ;;
+  kill9 | killstorm | faults)
+    need hero_logic
+    export HERO_LOGIC_BIN="$PWD/$build/hero_logic" HERO_REPO="$PWD" PYTHONDONTWRITEBYTECODE=1
+    cd tests/reliability
+    case "$what" in
+      kill9) HERO_KILL9_ROUNDS="${1:-20}" /usr/bin/python3 -m unittest -v test_kill9 ;;
+      killstorm)
+        for i in $(seq "${ROUNDS:-5}"); do
+          HERO_KILLSTORM_RUNS="${1:-1000}" /usr/bin/python3 -m unittest -v test_killstorm
+        done
+        ;;
+      faults)
+        for i in $(seq "${1:-5}"); do
+          /usr/bin/python3 -m unittest -v test_storage_faults test_resource_faults
+        done
+        ;;
+    esac
+    ;;
+  soak)
+    BUILD_DIR="$build" exec scripts/soak.sh "${1:-60}"
+    ;;
   *)
-    sed -n '2,9p' "$0"
+    sed -n '2,13p' "$0"
     exit 2
     ;;
 esac

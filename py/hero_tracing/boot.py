@@ -1,7 +1,11 @@
 """The boot module: `python3 -m hero_tracing.boot FLOW.py [--input-file PATH | --input JSON]
 [--name FLOW]`. Loads a flow file, picks its @flow entry (or runs a plain script as __main__),
 validates the input, runs it under the root span, sends `result`, exits 0-5
-(span_listener/SPAN_FORMAT.md, "The boot module")."""
+(span_listener/SPAN_FORMAT.md, "The boot module").
+
+`python3 -m hero_tracing.boot --warm` is a warm-pool worker: it imports the SDK (which sends
+`hello`), then blocks on the span socket until the supervisor's `dispatch` message brings the
+run id, source, input and entry, and then boots exactly as the cold command would."""
 
 import errno
 import os
@@ -16,7 +20,12 @@ EXIT_PROCESSES = 5
 
 _PROG = "hero_tracing.boot"
 USAGE = ("usage: python3 -m hero_tracing.boot FLOW.py [--input-file PATH | --input JSON] "
-         "[--name FLOW] [--source-name PATH]")
+         "[--name FLOW] [--source-name PATH]\n"
+         "       python3 -m hero_tracing.boot --warm   (warm-pool worker: waits for dispatch)")
+DISPATCH_VERSION = 1
+# Where a cold untrusted run sees its staged files (sandbox/launcher_abi.h).
+_SANDBOX_FLOW = "/hero/flow.py"
+_SANDBOX_INPUT = "/hero/input.json"
 
 # What the supervisor's reason says for exit codes 3-5 (also tagged on the root as `limit`).
 _LIMITS = {
@@ -31,7 +40,8 @@ class BootError(Exception):
 
 
 class _Opts:
-    __slots__ = ("path", "input_json", "input_file", "name", "source_name")
+    __slots__ = ("path", "input_json", "input_file", "name", "source_name", "source",
+                 "input_where")
 
     def __init__(self):
         self.path = None
@@ -39,6 +49,8 @@ class _Opts:
         self.input_file = None
         self.name = None
         self.source_name = None
+        self.source = None        # warm: the source bytes (path is then only its name)
+        self.input_where = None   # warm: how errors name the input ("input file PATH")
 
 
 def parse_args(argv):
@@ -93,7 +105,7 @@ def read_input(opts):
         where = "input file %s" % opts.input_file
     elif opts.input_json is not None:
         text = opts.input_json
-        where = "--input"
+        where = opts.input_where or "--input"
     else:
         return {}
     if not text.strip():
@@ -289,11 +301,14 @@ class _Boot:
             data = read_input(opts)
         except BootError as e:
             return self.bad(str(e))
-        try:
-            with open(path, "rb") as f:
-                source = f.read()
-        except OSError as e:
-            return self.bad("cannot read flow file %s: %s" % (path, e.strerror or e), "OSError")
+        source = opts.source
+        if source is None:
+            try:
+                with open(path, "rb") as f:
+                    source = f.read()
+            except OSError as e:
+                return self.bad("cannot read flow file %s: %s" % (path, e.strerror or e),
+                                "OSError")
         try:
             code = compile(source, shown, "exec", dont_inherit=True)
             if shown != path:
@@ -369,21 +384,131 @@ class _Boot:
         return EXIT_OK
 
 
+def _read_dispatch(ht):
+    """Blocks until the supervisor's dispatch line arrives on the span socket; returns it
+    parsed. None if the supervisor closed the socket first (the worker was recycled)."""
+    import json
+    fd = ht._fd
+    buf = b""
+    while b"\n" not in buf:
+        try:
+            chunk = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return None
+        buf += chunk
+    line, rest = buf.split(b"\n", 1)
+    # Nothing else is sent before the child's first `call`; keep any bytes for call().
+    ht._rbuf = rest + ht._rbuf
+    try:
+        msg = json.loads(line)
+    except ValueError as e:
+        raise BootError("dispatch message is not valid JSON: %s" % e)
+    if not isinstance(msg, dict) or msg.get("type") != "dispatch":
+        raise BootError("expected a dispatch message, got %r" % (line[:80],))
+    if msg.get("v") != DISPATCH_VERSION:
+        raise BootError("unsupported dispatch version %r (this boot speaks %d)"
+                        % (msg.get("v"), DISPATCH_VERSION))
+    for key in ("run_id", "source", "input"):
+        if not isinstance(msg.get(key), str):
+            raise BootError("dispatch message: %r must be a string" % key)
+    return msg
+
+
+def _lower_cpu_limit(cpu_seconds):
+    """The worker started with a high RLIMIT_CPU; the run's limit counts from dispatch:
+    soft = CPU used so far (rounded up) + cpu_seconds, hard = soft + 2 (as the launcher sets
+    it for a cold run). Lowering needs no privilege."""
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(ru.ru_utime + ru.ru_stime) + 1 + int(cpu_seconds)
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard == resource.RLIM_INFINITY or soft + 2 <= hard:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
+
+
+def _warm_opts(msg):
+    """Turns a dispatch message into the options, files and environment a cold boot of the
+    same run would have (SPAN_FORMAT.md, "dispatch")."""
+    o = _Opts()
+    env = os.environ
+    env["HERO_FLOW_RUN_ID"] = msg["run_id"]
+    name = msg.get("name") or None
+    if name is not None:
+        env["HERO_FLOW_NAME"] = name
+    o.name = name
+    o.source_name = msg.get("source_name") or None
+    o.source = msg["source"].encode("utf-8", "surrogatepass")
+    o.input_json = msg["input"]
+    workdir = msg.get("workdir")
+    if workdir:
+        # Trusted: the supervisor renamed the worker's workdir to the run's (our cwd moved
+        # with it); stage the files where the launcher stages them for a cold run.
+        env["HOME"] = workdir
+        env["TMPDIR"] = os.path.join(workdir, "tmp")
+        os.chdir(workdir)
+        stage = os.path.join(workdir, ".hero")
+        o.path = os.path.join(stage, "flow.py")
+        inp = os.path.join(stage, "input.json")
+        try:
+            os.makedirs(stage, 0o700, exist_ok=True)
+            for p, data in ((o.path, o.source), (inp, o.input_json.encode("utf-8"))):
+                with open(p, "wb") as f:
+                    f.write(data)
+        except OSError:
+            pass  # the source still runs from memory
+    else:
+        # Untrusted: the names a cold run has (its files are bound read-only at /hero/).
+        o.path = _SANDBOX_FLOW
+        inp = _SANDBOX_INPUT
+    o.input_where = "input file %s" % inp
+    if isinstance(msg.get("cpu_seconds"), int):
+        _lower_cpu_limit(msg["cpu_seconds"])
+    return o
+
+
+def _warm_main():
+    import hero_tracing as ht  # connects: `hello` goes out now, before the wait
+    if not ht.flow.active:
+        sys.stderr.write("%s: --warm needs a span channel (HERO_FLOW_SPAN_FD)\n" % _PROG)
+        return EXIT_BAD_FLOW
+    import json  # noqa: F401 -- paid before the dispatch, not after
+    import resource  # noqa: F401
+    try:
+        msg = _read_dispatch(ht)
+        if msg is None:
+            return EXIT_OK  # recycled before any run: nothing to report
+        opts = _warm_opts(msg)
+    except (BootError, OSError, ValueError) as e:
+        sys.stderr.write("%s: %s\n" % (_PROG, e))
+        return EXIT_BAD_FLOW
+    return _run_boot(ht, opts)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-h", "--help"):
         sys.stdout.write(USAGE + "\n")
         return EXIT_OK
-    try:
-        opts = parse_args(argv)
-    except BootError as e:
-        sys.stderr.write("%s: %s\n" % (_PROG, e))
-        return EXIT_BAD_FLOW
+    warm = argv == ["--warm"]
+    if not warm:
+        try:
+            opts = parse_args(argv)
+        except BootError as e:
+            sys.stderr.write("%s: %s\n" % (_PROG, e))
+            return EXIT_BAD_FLOW
     _ignore_sigxfsz()
     # glibc read MALLOC_ARENA_MAX when the interpreter started (it lets 64 threads start under
     # the address-space limit); the flow's environment keeps to the SPEC allowlist.
     os.environ.pop("MALLOC_ARENA_MAX", None)
+    if warm:
+        return _warm_main()
     import hero_tracing as ht
+    return _run_boot(ht, opts)
+
+
+def _run_boot(ht, opts):
     boot = _Boot(ht, opts)
     try:
         return boot.run()

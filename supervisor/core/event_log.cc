@@ -53,8 +53,15 @@ std::string LogEventJson(std::string_view span_id, int64_t ts_us, std::string_vi
 
 // --- EventLog ---
 
+namespace {
+size_t Cost(const std::string& name, const std::string& data) {
+  return sizeof(EventLog::Event) + name.capacity() + data.capacity() + 32;  // + malloc headers
+}
+}  // namespace
+
 int64_t EventLog::Append(std::string name, std::string data) {
   int64_t id = next_id_++;
+  data.shrink_to_fit();  // JsonWriter grows by doubling: up to half of it would be slack
   for (size_t i = 0; i < subs_.size();) {
     if (subs_[i]->Send(id, name, data)) {
       ++i;
@@ -63,7 +70,7 @@ int64_t EventLog::Append(std::string name, std::string data) {
       subs_.pop_back();
     }
   }
-  bytes_ += name.size() + data.size() + 32;
+  bytes_ += Cost(name, data);
   events_.push_back({id, std::move(name), std::move(data)});
   return id;
 }
@@ -97,7 +104,7 @@ size_t EventLog::TrimTo(size_t bytes, size_t events) {
   size_t dropped = 0;
   while (!events_.empty() && (bytes_ > bytes || events_.size() > events)) {
     const Event& e = events_.front();
-    bytes_ -= e.name.size() + e.data.size() + 32;
+    bytes_ -= Cost(e.name, e.data);
     events_.pop_front();
     ++dropped;
   }
@@ -135,7 +142,15 @@ void RunEvents::EnforceBudget(EventLog* growing) {
 
 void RunEvents::OnSpan(RunId run, const spans::SpanRecord& span) {
   ++span_events_;
-  span_ids_[run.value][span.seq.value] = span.span_id;
+  SpanIds& ids = span_ids_[run.value];
+  ids.by_seq.insert_or_assign(span.seq.value, span.span_id);
+  if (span.end_us != 0) {  // closed: kept only among the most recent closed_span_ids_kept
+    ids.closed.push_back(span.seq.value);
+    while (ids.closed.size() > limits_.closed_span_ids_kept) {
+      ids.by_seq.erase(ids.closed.front());
+      ids.closed.pop_front();
+    }
+  }
   EventLog* log = LogFor(run);
   size_t before = log->bytes();
   log->Append("span", SpanRowJson(SpanRowFromRecord(span)));
@@ -143,10 +158,27 @@ void RunEvents::OnSpan(RunId run, const spans::SpanRecord& span) {
   EnforceBudget(log);
 }
 
+size_t RunEvents::retained_bytes(RunId run) const {
+  auto it = logs_.find(run.value);
+  return it == logs_.end() ? 0 : it->second->bytes();
+}
+
+size_t RunEvents::retained_events(RunId run) const {
+  auto it = logs_.find(run.value);
+  return it == logs_.end() ? 0 : it->second->events();
+}
+
+size_t RunEvents::span_ids_kept(RunId run) const {
+  auto it = span_ids_.find(run.value);
+  return it == span_ids_.end() ? 0 : it->second.by_seq.size();
+}
+
 void RunEvents::OnLog(RunId run, const spans::LogRecord& l) {
   std::string span_id;
   if (auto it = span_ids_.find(run.value); it != span_ids_.end()) {
-    if (auto s = it->second.find(l.span_seq.value); s != it->second.end()) span_id = s->second;
+    if (auto s = it->second.by_seq.find(l.span_seq.value); s != it->second.by_seq.end()) {
+      span_id = s->second;
+    }
   }
   EventLog* log = LogFor(run);
   size_t before = log->bytes();
@@ -165,15 +197,27 @@ void RunEvents::OnStatus(const store::RunRecord& rec) {
     log->End();
     span_ids_.erase(rec.id.value);
     finished_.push_back(rec.id.value);
-    while (finished_.size() > limits_.finished_runs_kept) {
+  }
+  total_bytes_ += log->bytes() - before;
+  if (IsTerminal(rec.status)) {
+    // A finished run resumes from the store just as well (`reset` + snapshot); its retained
+    // log only makes a reconnect exact, so finished logs get a small budget of their own.
+    size_t finished_bytes = 0;
+    for (int64_t id : finished_) {
+      if (auto it = logs_.find(id); it != logs_.end()) finished_bytes += it->second->bytes();
+    }
+    while (!finished_.empty() && (finished_.size() > limits_.finished_runs_kept ||
+                                  finished_bytes > limits_.max_finished_bytes)) {
       auto it = logs_.find(finished_.front());
       finished_.pop_front();
       if (it == logs_.end()) continue;
+      finished_bytes -= it->second->bytes();
       total_bytes_ -= it->second->bytes();
+      bool own = it->second.get() == log;
       logs_.erase(it);
+      if (own) return;  // this run's log alone exceeds the budget: it resumes from the store
     }
   }
-  total_bytes_ += log->bytes() - before;
   EnforceBudget(log);
 }
 

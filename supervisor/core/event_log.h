@@ -20,11 +20,16 @@
 
 namespace hero::core {
 
+// Bytes are what an event really costs in memory (its strings' capacity plus the entry), so
+// the bounds bound the daemon's RSS. A client that falls further behind resumes from a store
+// snapshot (`reset`), so these bound memory, never what a client can see.
 struct EventLogLimits {
-  size_t max_bytes_per_run = 64u << 20;  // retained event bytes per run
-  size_t max_events_per_run = 200'000;   // retained events per run
-  size_t finished_runs_kept = 200;       // logs of finished runs kept for exact resume
-  size_t max_total_bytes = 512u << 20;   // all logs together; finished ones evicted first
+  size_t max_bytes_per_run = 8u << 20;    // retained event bytes per run
+  size_t max_events_per_run = 50'000;     // retained events per run
+  size_t finished_runs_kept = 200;        // logs of finished runs kept for exact resume
+  size_t max_finished_bytes = 16u << 20;  // ... and their bytes together (oldest go first)
+  size_t max_total_bytes = 128u << 20;    // all logs together; finished ones evicted first
+  size_t closed_span_ids_kept = 4096;     // per live run, for logs that arrive after their span
 };
 
 // The span row JSON of an SSE `span` event: WriteSpanNode's object without logs/children.
@@ -59,6 +64,7 @@ class EventLog {
   bool ended() const { return ended_; }
   int64_t last_id() const { return next_id_ - 1; }
   size_t bytes() const { return bytes_; }
+  size_t events() const { return events_.size(); }
   size_t subscribers() const { return subs_.size(); }
 
  private:
@@ -91,6 +97,12 @@ class RunEvents {
   void Forget(RunId run);
 
   int64_t span_events() const { return span_events_; }
+  // Memory accounting, for /metrics and tests: bytes of one run's retained events and how
+  // many span ids it keeps for log attribution.
+  size_t retained_bytes(RunId run) const;
+  size_t retained_events(RunId run) const;
+  size_t span_ids_kept(RunId run) const;
+  size_t total_bytes() const { return total_bytes_; }
   int64_t evicted_events() const { return evicted_events_; }
   size_t live_logs() const { return logs_.size(); }
 
@@ -105,8 +117,13 @@ class RunEvents {
   store::Store* store_;
   EventLogLimits limits_;
   std::unordered_map<int64_t, std::unique_ptr<EventLog>> logs_;
-  std::unordered_map<int64_t, std::unordered_map<int64_t, std::string>>
-      span_ids_;                  // live runs: seq -> id
+  // Live runs: seq -> wire id of every open span and of the most recently closed ones
+  // (bounded: a 10^6-span run must not keep 10^6 ids).
+  struct SpanIds {
+    std::unordered_map<int64_t, std::string> by_seq;
+    std::deque<int64_t> closed;  // oldest first
+  };
+  std::unordered_map<int64_t, SpanIds> span_ids_;
   std::deque<int64_t> finished_;  // oldest first
   size_t total_bytes_ = 0;
   int64_t span_events_ = 0;

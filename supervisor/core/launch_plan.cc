@@ -1,6 +1,8 @@
 // PlanLaunch: the only place where a run's request becomes a sandbox::Policy.
 #include "supervisor/core/launch_plan.h"
 
+#include <fcntl.h>
+
 #include "sandbox/policy.h"
 #include "sandbox/run_killer.h"
 
@@ -28,24 +30,31 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
   p.source_path = in.source_path;
   p.input_path = in.input_path;
   p.flow_name = in.entry;
-  p.run_id = std::to_string(in.id.value);
+  p.run_id = in.warm ? std::string() : std::to_string(in.id.value);
   p.cgroup_procs = in.cgroup_procs;
-
   // The boot command, with the author's file name for spans and tracebacks (the source is
   // staged under another name).
-  p.python_args = {"-s",
-                   "-m",
-                   "hero_tracing.boot",
-                   sandbox::FlowSourcePath(p),
-                   "--input-file",
-                   sandbox::FlowInputPath(p)};
-  if (!in.entry.empty()) {
-    p.python_args.push_back("--name");
-    p.python_args.push_back(in.entry);
-  }
-  if (!in.source_name.empty()) {
-    p.python_args.push_back("--source-name");
-    p.python_args.push_back(in.source_name);
+  if (in.warm) {
+    // Source, input, run id and entry arrive with the dispatch message (SPAN_FORMAT.md).
+    p.source_path.clear();
+    p.input_path.clear();
+    p.flow_name.clear();
+    p.python_args = {"-s", "-m", "hero_tracing.boot", "--warm"};
+  } else {
+    p.python_args = {"-s",
+                     "-m",
+                     "hero_tracing.boot",
+                     sandbox::FlowSourcePath(p),
+                     "--input-file",
+                     sandbox::FlowInputPath(p)};
+    if (!in.entry.empty()) {
+      p.python_args.push_back("--name");
+      p.python_args.push_back(in.entry);
+    }
+    if (!in.source_name.empty()) {
+      p.python_args.push_back("--source-name");
+      p.python_args.push_back(in.source_name);
+    }
   }
 
   std::string launcher = config.runtime_dir + "/bin/hero_launcher";
@@ -57,6 +66,30 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
   plan.bwrap_main = p.profile == sandbox::Profile::kUntrusted;
   plan.wants_notify = plan.bwrap_main;
   return plan;
+}
+
+Result<SpawnedChild> SpawnWithChannels(ProcessLauncher* launcher, LaunchPlan plan) {
+  HERO_ASSIGN_OR_RETURN(FdPair span, MakeSocketPair());
+  HERO_ASSIGN_OR_RETURN(FdPair out, MakePipe());
+  HERO_ASSIGN_OR_RETURN(FdPair err, MakePipe());
+  HERO_ASSIGN_OR_RETURN(UniqueFd devnull, OpenFile("/dev/null", O_RDWR));
+  FdPair notify;
+  if (plan.wants_notify) {
+    HERO_ASSIGN_OR_RETURN(notify, MakeSocketPair());
+  }
+  HERO_RETURN_IF_ERROR(SetNonBlocking(span.first.get(), true));
+  plan.spec.fd_map = {
+      {devnull.get(), 0}, {out.second.get(), 1}, {err.second.get(), 2}, {span.second.get(), 3}};
+  if (plan.wants_notify) plan.spec.fd_map.push_back({notify.second.get(), 4});
+  HERO_ASSIGN_OR_RETURN(SpawnedProcess proc, launcher->Spawn(plan.spec));
+  // The child's ends close when the FdPairs go out of scope, right after the spawn.
+  SpawnedChild c;
+  c.proc = std::move(proc);
+  c.span = std::move(span.first);
+  c.out = std::move(out.first);
+  c.err = std::move(err.first);
+  c.notify = std::move(notify.first);
+  return c;
 }
 
 SpawnSpec PlanKillSweep(const SupervisorConfig& config, uid_t uid, int sig) {

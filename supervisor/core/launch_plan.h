@@ -25,6 +25,9 @@ struct LaunchInput {
   std::vector<std::string> cgroup_procs;  // the launcher joins these before dropping privileges
   RunLimits limits;
   bool network = false;
+  // A warm-pool worker (warm_pool.h): no run id, source or input yet; the boot waits for the
+  // `dispatch` message on its span socket (`hero_tracing.boot --warm`).
+  bool warm = false;
 };
 
 struct LaunchPlan {
@@ -34,6 +37,18 @@ struct LaunchPlan {
 };
 
 Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput& in);
+
+// A spawned child and the parent's ends of its channels.
+struct SpawnedChild {
+  SpawnedProcess proc;
+  UniqueFd span;    // span socketpair (child fd 3)
+  UniqueFd out;     // stdout pipe, read end (child fd 1)
+  UniqueFd err;     // stderr pipe, read end (child fd 2)
+  UniqueFd notify;  // seccomp-listener socketpair (child fd 4), if plan.wants_notify
+};
+// Creates the channels (span socket non-blocking on our side), spawns plan.spec with /dev/null
+// at fd 0 and the child's ends at 1-4, then closes the child's ends (else EOF never comes).
+Result<SpawnedChild> SpawnWithChannels(ProcessLauncher* launcher, LaunchPlan plan);
 // argv for the kill sweep: every process of `uid` gets `sig` (never the supervisor).
 SpawnSpec PlanKillSweep(const SupervisorConfig& config, uid_t uid, int sig);
 

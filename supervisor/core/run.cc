@@ -56,9 +56,7 @@ Run::Run(Supervisor* sup, RunId id, RunRequest req, store::RunRecord rec, RunObs
       rec_(std::move(rec)),
       observer_(observer),
       finished_(std::move(finished)) {
-  limits_ = sup_->config().default_limits;
-  limits_.timeout = req_.timeout;
-  limits_.cpu_seconds = std::max<int64_t>(1, 2 * ((req_.timeout.count() + 999) / 1000));
+  limits_ = LimitsFor(sup_->config(), req_);
   stream_ = std::make_unique<spans::RunStream>(sup_->config().span_limits, rec_.flow_name, this);
   out_.run = this;
   out_.stream = "stdout";
@@ -66,12 +64,20 @@ Run::Run(Supervisor* sup, RunId id, RunRequest req, store::RunRecord rec, RunObs
   err_.stream = "stderr";
 }
 
+RunLimits Run::LimitsFor(const SupervisorConfig& config, const RunRequest& req) {
+  RunLimits l = config.default_limits;
+  l.timeout = req.timeout;
+  l.cpu_seconds = std::max<int64_t>(1, 2 * ((req.timeout.count() + 999) / 1000));
+  return l;
+}
+
 Run::~Run() {
   *alive_ = false;
   if (uid_acquired_) sup_->ReleaseUid(uid_);
 }
 
-Status Run::PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir) {
+Status Run::PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir,
+                         const std::string& pooled_workdir) {
   namespace fs = std::filesystem;
   std::string dir = sup_->config().data_dir + "/runs/" + std::to_string(id_.value);
   std::error_code ec;
@@ -84,6 +90,13 @@ Status Run::PrepareFiles(std::string* source_path, std::string* input_path, std:
   HERO_RETURN_IF_ERROR(WriteFile(*input_path, req_.input_json, 0600));
   *workdir = sup_->work_root() + "/" + std::to_string(id_.value);
   fs::remove_all(*workdir, ec);  // a leftover of an earlier database with the same id
+  if (!pooled_workdir.empty()) {
+    // The worker's cwd follows the directory (same inode); the boot updates HOME and TMPDIR.
+    if (::rename(pooled_workdir.c_str(), workdir->c_str()) != 0) {
+      return Status::FromErrno(errno, "rename the pooled workdir to " + *workdir);
+    }
+    return Status::Ok();  // created, chowned and chmod-ed at pre-start
+  }
   fs::create_directories(*workdir, ec);
   if (ec) return IoError("create workdir " + *workdir + ": " + ec.message());
   if (uid_acquired_) {
@@ -102,6 +115,7 @@ Status Run::Start() {
   if (sup_->per_run_uids()) {
     HERO_ASSIGN_OR_RETURN(uid_lease_, sup_->AcquireUid());
     uid_ = uid_lease_.uid;
+    rec_.run_uid = uid_;
     uid_acquired_ = true;
   }
   LaunchInput in;
@@ -129,53 +143,95 @@ Status Run::Start() {
   HERO_ASSIGN_OR_RETURN(LaunchPlan plan, PlanLaunch(sup_->config(), in));
   bwrap_main_ = plan.bwrap_main;
 
-  HERO_ASSIGN_OR_RETURN(FdPair span, MakeSocketPair());
-  HERO_ASSIGN_OR_RETURN(FdPair out, MakePipe());
-  HERO_ASSIGN_OR_RETURN(FdPair err, MakePipe());
-  HERO_ASSIGN_OR_RETURN(UniqueFd devnull, OpenFile("/dev/null", O_RDWR));
-  FdPair notify;
-  if (plan.wants_notify) {
-    HERO_ASSIGN_OR_RETURN(notify, MakeSocketPair());
-  }
-  plan.spec.fd_map = {
-      {devnull.get(), 0}, {out.second.get(), 1}, {err.second.get(), 2}, {span.second.get(), 3}};
-  if (plan.wants_notify) plan.spec.fd_map.push_back({notify.second.get(), 4});
+  HERO_ASSIGN_OR_RETURN(SpawnedChild spawned, SpawnWithChannels(sup_->launcher(), std::move(plan)));
+  sup_->tracked_pids_.insert(spawned.proc.pid);
+  Child c;
+  c.ends = std::move(spawned);
+  return Attach(std::move(c));
+}
 
-  HERO_ASSIGN_OR_RETURN(SpawnedProcess proc, sup_->launcher()->Spawn(plan.spec));
-  // The child's ends close here, right after spawn: otherwise EOF would never come.
-  span.second.Reset();
-  out.second.Reset();
-  err.second.Reset();
-  notify.second.Reset();
-  pid_ = proc.pid;
-  pidfd_ = std::move(proc.pidfd);
-  sup_->tracked_pids_.insert(pid_);
+Status Run::StartWarm(std::unique_ptr<WarmWorker> worker) {
+  WarmWorker& w = *worker;
+  pooled_ = true;
+  if (w.has_uid) {
+    uid_lease_ = std::move(w.lease);
+    uid_ = uid_lease_.uid;
+    rec_.run_uid = uid_;
+    uid_acquired_ = true;
+    w.has_uid = false;
+  }
+  cgroup_ = std::move(w.cgroup);
+  bwrap_main_ = w.key.profile == Profile::kUntrusted;
+  // From here the process is the run's: FailStart kills and reaps it like a spawned one.
+  pid_ = w.ends.proc.pid;
+  Child c;
+  c.ends = std::move(w.ends);
+  c.pending = std::move(w.pending);
+  rec_.workdir = w.workdir;  // removed at the end even if the rename below fails
+  std::string source_path, input_path, workdir;
+  HERO_RETURN_IF_ERROR(PrepareFiles(&source_path, &input_path, &workdir, w.workdir));
+  rec_.workdir = workdir;
+  rec_.source_path = source_path;
+  c.dispatch = DispatchLine();
+  return Attach(std::move(c));
+}
+
+std::string Run::DispatchLine() const {
+  // SPAN_FORMAT.md, "Supervisor -> child": everything a cold boot gets on its command line,
+  // in its environment and in its staged files.
+  JsonWriter w;
+  w.BeginObject()
+      .Field("type", "dispatch")
+      .Field("v", 1)
+      .Field("run_id", std::to_string(id_.value))
+      .Field("source", req_.source)
+      .Field("input", req_.input_json)
+      .Field("cpu_seconds", limits_.cpu_seconds);
+  if (!req_.entry.empty()) w.Field("name", req_.entry);
+  if (!req_.source_name.empty()) w.Field("source_name", req_.source_name);
+  if (req_.profile == Profile::kTrusted) w.Field("workdir", rec_.workdir);
+  w.EndObject();
+  std::string line = w.Take();
+  line.push_back('\n');
+  return line;
+}
+
+Status Run::Attach(Child c) {
+  pid_ = c.ends.proc.pid;
+  pidfd_ = std::move(c.ends.proc.pidfd);
   phase_ = Phase::kRunning;
+  UniqueFd span_fd = std::move(c.ends.span);
 
   uv_loop_t* loop = sup_->loop();
   uv_poll_init(loop, pid_poll_.Allocate(this), pidfd_.get());
   pid_poll_.Initialized();
   uv_poll_start(pid_poll_.get(), UV_READABLE, &Run::OnPidfd);
 
-  HERO_RETURN_IF_ERROR(SetNonBlocking(span.first.get(), true));
+  HERO_RETURN_IF_ERROR(SetNonBlocking(span_fd.get(), true));
   uv_pipe_init(loop, span_sock_.Allocate(this), 0);
   span_sock_.Initialized();
-  if (int rc = uv_pipe_open(span_sock_.get(), span.first.get()); rc != 0) {
+  if (int rc = uv_pipe_open(span_sock_.get(), span_fd.get()); rc != 0) {
     return Internal(std::string("uv_pipe_open(span socket): ") + uv_strerror(rc));
   }
-  span.first.Release();  // owned by the uv handle now
+  span_fd.Release();  // owned by the uv handle now
   span_open_ = true;
-  HERO_RETURN_IF_ERROR(OpenPipe(out_, std::move(out.first), "stdout"));
-  HERO_RETURN_IF_ERROR(OpenPipe(err_, std::move(err.first), "stderr"));
-  if (plan.wants_notify) {
-    notify_sock_ = std::move(notify.first);
+  HERO_RETURN_IF_ERROR(OpenPipe(out_, std::move(c.ends.out), "stdout"));
+  HERO_RETURN_IF_ERROR(OpenPipe(err_, std::move(c.ends.err), "stderr"));
+  if (c.ends.notify) {
+    notify_sock_ = std::move(c.ends.notify);
     uv_poll_init(loop, notify_poll_.Allocate(this), notify_sock_.get());
     notify_poll_.Initialized();
     uv_poll_start(notify_poll_.get(), UV_READABLE, &Run::OnNotifySocket);
   }
 
+  // A warm worker's hello was read before dispatch: the stream sees it first, as from a
+  // cold child. Then the dispatch: the boot starts the flow when it reads this line.
+  if (!c.pending.empty()) stream_->Feed(c.pending);
+  if (!c.dispatch.empty()) WriteToChild(std::move(c.dispatch), /*call_reply=*/false);
+
   // The loop's clock is cached at the start of each iteration; refresh it so the timeout is
-  // measured from the spawn, not from an earlier moment (it would fire early).
+  // measured from the spawn (or the dispatch), not from an earlier moment (it would fire
+  // early).
   uv_update_time(loop);
   rec_.started_us = sup_->clock()->WallMicros();
   uv_timer_init(loop, timeout_timer_.Allocate(this));

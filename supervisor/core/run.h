@@ -18,8 +18,10 @@
 
 #include "span_listener/event_parser.h"
 #include "span_listener/run_stream.h"
+#include "supervisor/core/launch_plan.h"
 #include "supervisor/core/outcome.h"
 #include "supervisor/core/supervisor.h"
+#include "supervisor/core/warm_pool.h"
 
 namespace hero::core {
 
@@ -31,6 +33,12 @@ class Run final : public spans::AssemblerSink {
 
   // Writes the run's files, builds the sandbox plan and spawns the launcher.
   Status Start();
+  // Adopts a pre-started worker of the warm pool (its uid lease, cgroup, workdir, process and
+  // fds), writes the run's files and sends the `dispatch` message. Timers start here, as in
+  // Start(). On error the caller calls FailStart (which kills the worker).
+  Status StartWarm(std::unique_ptr<WarmWorker> worker);
+  // The limits a run of `req` gets (the config's defaults; CPU = 2 x the wall timeout).
+  static RunLimits LimitsFor(const SupervisorConfig& config, const RunRequest& req);
   void Cancel();
   // Start() failed: ends the run `failed` with the reason, killing the process if spawned.
   void FailStart(const Status& why);
@@ -60,7 +68,18 @@ class Run final : public spans::AssemblerSink {
     std::string partial;  // an incomplete last line, flushed at EOF
   };
 
-  Status PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir);
+  // What a spawned (or adopted) child hands to the run: its process and the parent's ends.
+  struct Child {
+    SpawnedChild ends;
+    std::string pending;   // span bytes already read (a warm worker's hello)
+    std::string dispatch;  // a line to send first (a warm worker's dispatch), "" = none
+  };
+
+  // `pooled_workdir`: a warm worker's workdir, renamed to the run's instead of creating one.
+  Status PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir,
+                      const std::string& pooled_workdir = std::string());
+  Status Attach(Child c);
+  std::string DispatchLine() const;
   Status OpenPipe(Pipe& p, UniqueFd fd, const char* stream);
   void StopTimers();
   void SignalRun(int sig);
@@ -108,6 +127,7 @@ class Run final : public spans::AssemblerSink {
   std::unique_ptr<sandbox::RunCgroup> cgroup_;  // per-run memory/pids limits, if the host has them
   bool memory_oom_ = false;                     // released (lock closed) when the Run is destroyed
   bool bwrap_main_ = false;
+  bool pooled_ = false;  // started on a warm-pool worker
   UniqueFd pidfd_;
   UvHandle<uv_poll_t> pid_poll_;
   UvHandle<uv_pipe_t> span_sock_;

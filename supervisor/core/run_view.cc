@@ -101,6 +101,12 @@ void WriteRunRecord(JsonWriter& w, const store::RunRecord& r) {
   }
   w.Field("profile", r.profile);
   w.Field("network", r.network);
+  w.Key("uid");
+  if (r.run_uid > 0) {
+    w.Int(r.run_uid);
+  } else {
+    w.Null();
+  }
   w.Field("created_us", r.created_us);
   w.Field("started_us", r.started_us);
   w.Field("ended_us", r.ended_us);

@@ -22,6 +22,8 @@ using api::ParamType;
 
 constexpr int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
 constexpr int64_t kDefaultTimeoutMs = 60'000;
+// script_run answers with at most this many spans (the first ones, plus failed ones after).
+constexpr int64_t kScriptRunMaxSpans = 2000;
 // play_start/script_run wait this long past the run's timeout: grace + drain + commit.
 constexpr int64_t kWaitMarginMs = 5'000;
 
@@ -44,6 +46,37 @@ bool Declared(const Params& p, std::string_view name) {
 bool HasP(const Params& p, std::string_view name) { return Declared(p, name) && p.Has(name); }
 std::string StrP(const Params& p, std::string_view name, std::string_view def = "") {
   return std::string(HasP(p, name) ? p.GetString(name) : def);
+}
+
+// Runs `work` on libuv's thread pool and `done(result)` back on the loop: building and
+// rendering a 10^5-span tree takes the better part of a second, during which the loop would
+// read no run's socket (measured: a neighbour's ingest latency 1.7 s while a client fetched a
+// flood run's tree).
+void RenderOffLoop(uv_loop_t* loop, std::function<std::string()> work,
+                   std::function<void(std::string)> done) {
+  struct Job {
+    uv_work_t req;
+    std::function<std::string()> work;
+    std::function<void(std::string)> done;
+    std::string out;
+  };
+  auto* j = new Job{{}, std::move(work), std::move(done), {}};
+  j->req.data = j;
+  int rc = uv_queue_work(
+      loop, &j->req,
+      [](uv_work_t* r) {
+        auto* job = static_cast<Job*>(r->data);
+        job->out = job->work();
+        job->work = nullptr;  // frees the captured rows on the pool thread too
+      },
+      [](uv_work_t* r, int) {
+        std::unique_ptr<Job> job(static_cast<Job*>(r->data));
+        job->done(std::move(job->out));
+      });
+  if (rc != 0) {  // cannot happen with a live loop; render inline rather than lose the reply
+    std::unique_ptr<Job> job(j);
+    job->done(job->work());
+  }
 }
 
 void ReadFileAsync(uv_loop_t* loop, std::string path,
@@ -196,6 +229,14 @@ std::string ScriptAnswer(const store::RunRecord& rec, const SpanTree& tree) {
   } else {
     w.Null();
   }
+  if (rec.span_count > static_cast<int64_t>(tree.nodes.size())) {
+    w.Key("tree_truncated")
+        .BeginObject()
+        .Field("spans_total", rec.span_count)
+        .Field("spans_shown", static_cast<int64_t>(tree.nodes.size()))
+        .Field("rest", "play_spans(run_id) returns the whole tree")
+        .EndObject();
+  }
   w.Field("stdout_tail", rec.stdout_tail);
   w.Field("stderr_tail", rec.stderr_tail);
   w.EndObject();
@@ -283,7 +324,15 @@ Service::Service(uv_loop_t* loop, Supervisor* sup, store::Store* store, RunServi
       library_(library),
       limits_(limits),
       version_(std::move(version)),
-      lag_(loop) {}
+      lag_(loop) {
+  // libuv starts its threadpool at the first uv_queue_work and abort()s if it cannot create
+  // the threads (threadpool.c init_threads). The first work used to be a finished run's
+  // workdir removal, so a daemon that hit a process limit (pids cgroup, EAGAIN) died at the
+  // next run's end. Start the pool now, while the daemon can still create threads.
+  auto* warm = new uv_work_t;
+  uv_queue_work(
+      loop, warm, [](uv_work_t*) {}, [](uv_work_t* r, int) { delete r; });
+}
 
 Service::~Service() { *alive_ = false; }
 
@@ -916,16 +965,26 @@ void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
     if (!rec.ok()) return (*r)(rec.status());
     store_->GetSpans(id, [this, r, id](Result<std::vector<store::SpanRow>> spans) {
       if (!spans.ok()) return (*r)(spans.status());
-      store_->GetLogs(
-          id, std::nullopt,
-          [r, spans = std::move(spans).value()](Result<std::vector<store::LogRow>> logs) mutable {
-            if (!logs.ok()) return (*r)(logs.status());
-            SpanTree tree = BuildTree(std::move(spans), std::move(logs).value());
-            if (!tree.root) return (*r)(std::string("null"));
-            JsonWriter w;
-            WriteSpanNode(w, *tree.root);
-            (*r)(w.Take());
-          });
+      store_->GetLogs(id, std::nullopt,
+                      [this, r, spans = std::move(spans).value()](
+                          Result<std::vector<store::LogRow>> logs) mutable {
+                        if (!logs.ok()) return (*r)(logs.status());
+                        auto rows = std::make_shared<
+                            std::pair<std::vector<store::SpanRow>, std::vector<store::LogRow>>>(
+                            std::move(spans), std::move(logs).value());
+                        RenderOffLoop(
+                            loop_,
+                            [rows]() mutable {
+                              SpanTree tree =
+                                  BuildTree(std::move(rows->first), std::move(rows->second));
+                              rows.reset();
+                              if (!tree.root) return std::string("null");
+                              JsonWriter w;
+                              WriteSpanNode(w, *tree.root);
+                              return w.Take();
+                            },
+                            [r](std::string json) { (*r)(std::move(json)); });
+                      });
     });
   });
 }
@@ -978,18 +1037,22 @@ void Service::ScriptRun(const Ctx& ctx, const Params& p, SharedReply r) {
                 [this, r](Result<store::RunRecord> done) {
                   if (!done.ok()) return (*r)(done.status());
                   RunId id = done->id;
-                  store_->GetSpans(id, [this, r, id, rec = std::move(done).value()](
-                                           Result<std::vector<store::SpanRow>> spans) mutable {
-                    if (!spans.ok()) return (*r)(spans.status());
-                    store_->GetLogs(id, std::nullopt,
-                                    [r, rec = std::move(rec), spans = std::move(spans).value()](
-                                        Result<std::vector<store::LogRow>> logs) mutable {
-                                      if (!logs.ok()) return (*r)(logs.status());
-                                      SpanTree tree =
-                                          BuildTree(std::move(spans), std::move(logs).value());
-                                      (*r)(ScriptAnswer(rec, tree));
-                                    });
-                  });
+                  // The agent gets a bounded tree (a flood run has 10^6 spans: rendering them
+                  // all would cost the daemon ~1 GiB); play_spans serves the whole tree.
+                  store_->GetSpansHead(
+                      id, kScriptRunMaxSpans,
+                      [this, r, id, rec = std::move(done).value()](
+                          Result<std::vector<store::SpanRow>> spans) mutable {
+                        if (!spans.ok()) return (*r)(spans.status());
+                        store_->GetLogs(id, std::nullopt,
+                                        [r, rec = std::move(rec), spans = std::move(spans).value()](
+                                            Result<std::vector<store::LogRow>> logs) mutable {
+                                          if (!logs.ok()) return (*r)(logs.status());
+                                          SpanTree tree =
+                                              BuildTree(std::move(spans), std::move(logs).value());
+                                          (*r)(ScriptAnswer(rec, tree));
+                                        });
+                      });
                 });
   });
 }
@@ -1009,15 +1072,25 @@ Status Service::SubscribeRunEvents(RunId run_id, int64_t last_event_id,
 }
 
 Result<std::string> Service::HealthJson() {
-  if (!store_->healthy()) return Unavailable("store: " + store_->last_error().message());
+  const auto pending = static_cast<int64_t>(store_->pending_rows());
+  if (!store_->healthy()) {
+    // Runs stop reading their span sockets above backpressure_rows; say so, with the counts.
+    return Unavailable("store: " + store_->last_error().message() + "; " + std::to_string(pending) +
+                       " rows waiting to be written, " + std::to_string(store_->dropped_rows()) +
+                       " dropped; span intake paused and new runs refused until a write succeeds");
+  }
   JsonWriter w;
   w.BeginObject()
       .Field("ok", true)
+      .Field("store_pending_rows", pending)
+      .Field("store_dropped_rows", store_->dropped_rows())
       .Field("active_runs", static_cast<int64_t>(sup_->active_runs()))
       .Field("queued", static_cast<int64_t>(runs_->queued()))
       .Field("untrusted_available", sup_->untrusted_unavailable().empty())
       .Field("accepting", runs_->accepting())
       .Field("version", version_)
+      .Key("pool")
+      .Raw(sup_->PoolStatsJson())
       .EndObject();
   return w.Take();
 }
@@ -1065,6 +1138,13 @@ std::string Service::MetricsText() {
   line("# HELP hero_store_healthy 1 if the last store commit succeeded.");
   line("# TYPE hero_store_healthy gauge");
   line(std::string("hero_store_healthy ") + (store_->healthy() ? "1" : "0"));
+  line("# HELP hero_store_pending_rows Rows submitted to the store and not yet committed.");
+  line("# TYPE hero_store_pending_rows gauge");
+  line("hero_store_pending_rows " + std::to_string(store_->pending_rows()));
+  line("# HELP hero_store_dropped_rows_total Span/log rows the store refused or abandoned.");
+  line("# TYPE hero_store_dropped_rows_total counter");
+  line("hero_store_dropped_rows_total " + std::to_string(store_->dropped_rows()));
+  out += sup_->PoolMetricsText();
   return out;
 }
 

@@ -50,6 +50,10 @@ struct SupervisorConfig {
   int64_t untrusted_tmp_bytes = 64 << 20;
   bool probe_untrusted = true;  // probe the host at Init; false: untrusted runs are refused
   bool use_cgroups = true;      // per-run memory/pids cgroups when running as root and writable
+  // Warm pool (warm_pool.h): idle pre-started interpreters per (profile, network, limits);
+  // 0 = off (every run is a cold start). Started by StartWarmPool().
+  int pool_size = 0;
+  std::chrono::milliseconds pool_idle{300'000};  // an idle worker older than this is recycled
 };
 
 struct RunRequest {
@@ -86,6 +90,8 @@ class CallHandler {
 };
 
 class Run;
+class WarmPool;
+struct PoolStats;
 
 // A run uid leased for one run: unique on this machine while `lock` is held.
 struct UidLease {
@@ -129,6 +135,17 @@ class Supervisor {
   // Cancels nothing: waits for active runs up to `deadline`, then cancels the rest (they end
   // `interrupted`), then calls done.
   void Shutdown(std::chrono::milliseconds deadline, std::function<void()> done);
+
+  // Starts filling the warm pool (config.pool_size > 0) for the default limits: trusted and,
+  // if available, untrusted without network; other keys get a pool at their first miss.
+  void StartWarmPool();
+  // While `hold()` is true the pool pre-starts nothing (e.g. runs wait for a queue slot).
+  void set_pool_hold(std::function<bool()> hold);
+  PoolStats pool_stats() const;
+  // {"size":…,"idle":…,"starting":…,"hits":…,"misses":…,…} for health output.
+  std::string PoolStatsJson() const;
+  // Prometheus lines (hero_pool_*) for /metrics.
+  std::string PoolMetricsText() const;
 
   // Untrusted availability ("" if available, else what is missing).
   const std::string& untrusted_unavailable() const { return untrusted_unavailable_; }
@@ -183,7 +200,9 @@ class Supervisor {
   UvHandle<uv_idle_t> reaper_;
   UvHandle<uv_timer_t> shutdown_timer_;
   std::function<void()> shutdown_done_;
+  std::unique_ptr<WarmPool> pool_;
   friend class Run;
+  friend class WarmPool;
 };
 
 }  // namespace hero::core

@@ -34,6 +34,7 @@ struct RunRecord {
           dropped_output_bytes = 0;
   std::string diagnostics_json = "[]";
   std::string stdout_tail, stderr_tail;
+  int64_t run_uid = 0;  // the per-run uid its processes ran as (0: none, e.g. non-root host)
 
   friend bool operator==(const RunRecord&, const RunRecord&) = default;
 };

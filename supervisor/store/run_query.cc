@@ -39,6 +39,7 @@ const char* const kRunColumns[] = {
     "diagnostics_json",
     "stdout_tail",
     "stderr_tail",
+    "run_uid",
 };
 const int kRunColumnCount = static_cast<int>(std::size(kRunColumns));
 

@@ -129,6 +129,11 @@ CREATE VIRTUAL TABLE flow_search USING fts5(
   prefix = '2 3'
 );
 )sql"},
+    // v3: the per-run uid, so processes can be attributed to a run after it ended (audits,
+    // the escape battery's I4 in daemon mode).
+    {3, R"sql(
+ALTER TABLE runs ADD COLUMN run_uid INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 }  // namespace

@@ -18,6 +18,10 @@
 
 namespace hero::store {
 namespace {
+// Span reads take at most this many rows per turn of the store thread (~10 ms).
+constexpr int64_t kSpanReadChunk = 20'000;
+// GetSpansHead: how many not-ok spans after the head it adds.
+constexpr int64_t kSpanHeadFailures = 200;
 
 using SteadyClock = std::chrono::steady_clock;
 
@@ -46,7 +50,7 @@ std::string Placeholders(int first, int count) {
   return out;
 }
 
-// Binds kRunColumns to ?1..?31. Text is SQLITE_STATIC: `rec` outlives the step.
+// Binds kRunColumns to ?1..?32. Text is SQLITE_STATIC: `rec` outlives the step.
 void BindRun(Statement& st, const RunRecord& r) {
   int i = 1;
   st.BindText(i++, r.flow_name);
@@ -72,6 +76,7 @@ void BindRun(Statement& st, const RunRecord& r) {
   st.BindText(i++, r.diagnostics_json);
   st.BindText(i++, r.stdout_tail);
   st.BindText(i++, r.stderr_tail);
+  st.BindInt(i++, r.run_uid);
   HERO_CHECK(i == kRunColumnCount + 1);
 }
 
@@ -108,6 +113,7 @@ Result<RunRecord> ReadRun(const Statement& st) {
   r.diagnostics_json = st.ColumnText(i++);
   r.stdout_tail = st.ColumnText(i++);
   r.stderr_tail = st.ColumnText(i++);
+  r.run_uid = st.ColumnInt(i++);
   HERO_CHECK(i == kRunColumnCount + 1);
   return r;
 }
@@ -224,7 +230,8 @@ class StoreThread {
 
   Result<RunRecord> DoGetRun(RunId id);
   Result<std::vector<RunRecord>> DoListRuns(const RunFilter& f);
-  Result<std::vector<SpanRow>> DoGetSpans(RunId id);
+  // Reads the next chunk of o's spans into o.rows. Returns true once the read is complete.
+  Result<bool> GetSpansStep(Store::GetSpansOp& o);
   Result<std::vector<LogRow>> DoGetLogs(RunId id, std::optional<SpanSeq> span);
   Result<int> DoRecover(int64_t now_us);
   // Retention (Store::PruneRuns). PruneStep runs one batch; it returns true once the op is
@@ -240,8 +247,8 @@ class StoreThread {
   Store* const s_;
   Db db_;
   FlowLibrary library_;  // holds no statements: it prepares per call
-  Statement insert_run_, update_run_, upsert_span_, insert_log_, get_run_, get_spans_, get_logs_,
-      get_span_logs_, max_log_seq_;
+  Statement insert_run_, update_run_, upsert_span_, insert_log_, get_run_, get_spans_,
+      get_spans_head_, get_logs_, get_span_logs_, max_log_seq_;
   Batch batch_;
   std::unordered_map<int64_t, int64_t> next_log_seq_;  // run -> next log seq
   SteadyClock::time_point retry_at_;
@@ -273,7 +280,10 @@ Status StoreThread::Open() {
        "(?1, ?2, ?3, ?4, ?5, ?6)"},
       {&get_run_, "SELECT id, " + cols + " FROM runs WHERE id = ?1"},
       {&get_spans_, std::string("SELECT ") + (kSpanColumns + 8) +  // skip "run_id, "
-                        " FROM spans WHERE run_id = ?1 ORDER BY seq"},
+                        " FROM spans WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"},
+      {&get_spans_head_, std::string("SELECT ") + (kSpanColumns + 8) +
+                             " FROM spans WHERE run_id = ?1 AND seq > ?2 AND (seq < ?4 OR status "
+                             "NOT IN ('ok', 'running')) ORDER BY seq LIMIT ?3"},
       {&get_logs_,
        "SELECT span_seq, ts_us, stream, text FROM span_logs WHERE run_id = ?1 ORDER BY seq"},
       {&get_span_logs_,
@@ -288,8 +298,9 @@ Status StoreThread::Open() {
 }
 
 int StoreThread::Close() {
-  for (Statement* st : {&insert_run_, &update_run_, &upsert_span_, &insert_log_, &get_run_,
-                        &get_spans_, &get_logs_, &get_span_logs_, &max_log_seq_}) {
+  for (Statement* st :
+       {&insert_run_, &update_run_, &upsert_span_, &insert_log_, &get_run_, &get_spans_,
+        &get_spans_head_, &get_logs_, &get_span_logs_, &max_log_seq_}) {
     *st = Statement();
   }
   return db_.Close();
@@ -380,8 +391,24 @@ void StoreThread::HandleOp(Store::Op& op) {
           },
           [&](Store::GetSpansOp& o) {
             commit_first();
-            s_->PostCompletion(
-                [done = std::move(o.done), r = DoGetSpans(o.id)]() mutable { done(std::move(r)); });
+            for (;;) {
+              Result<bool> finished = GetSpansStep(o);
+              if (!finished.ok() || *finished) {
+                Result<std::vector<SpanRow>> r =
+                    finished.ok() ? Result<std::vector<SpanRow>>(std::move(o.rows))
+                                  : Result<std::vector<SpanRow>>(finished.status());
+                s_->PostCompletion(
+                    [done = std::move(o.done), r = std::move(r)]() mutable { done(std::move(r)); });
+                return;
+              }
+              // Back of the queue, like PruneOp: commits and other reads go first.
+              std::lock_guard<std::mutex> lk(s_->mu_);
+              if (!s_->stop_) {
+                s_->inbox_.ops.push_back(std::move(o));
+                return;
+              }
+              // Shutting down: finish the read here.
+            }
           },
           [&](Store::GetLogsOp& o) {
             commit_first();
@@ -644,16 +671,33 @@ Result<std::vector<RunRecord>> StoreThread::DoListRuns(const RunFilter& f) {
   return out;
 }
 
-Result<std::vector<SpanRow>> StoreThread::DoGetSpans(RunId id) {
-  get_spans_.BindInt(1, id.value);
-  std::vector<SpanRow> out;
-  for (;;) {
-    HERO_ASSIGN_OR_RETURN(bool row, get_spans_.Step());
-    if (!row) break;
-    out.push_back(ReadSpan(get_spans_));
+Result<bool> StoreThread::GetSpansStep(Store::GetSpansOp& o) {
+  const bool head = o.max_rows >= 0;
+  int64_t want = kSpanReadChunk;
+  if (head) {
+    int64_t left = o.max_rows + kSpanHeadFailures - static_cast<int64_t>(o.rows.size());
+    if (left <= 0) return true;
+    want = std::min(want, left);
   }
-  get_spans_.Reset();
-  return out;
+  Statement& st = head ? get_spans_head_ : get_spans_;
+  st.BindInt(1, o.id.value);
+  st.BindInt(2, o.after_seq);
+  st.BindInt(3, want);
+  if (head) st.BindInt(4, o.max_rows);
+  int64_t got = 0;
+  for (;;) {
+    Result<bool> row = st.Step();
+    if (!row.ok()) {
+      st.Reset();
+      return row.status();
+    }
+    if (!*row) break;
+    o.rows.push_back(ReadSpan(st));
+    o.after_seq = o.rows.back().seq.value;
+    ++got;
+  }
+  st.Reset();
+  return got < want;
 }
 
 Result<std::vector<LogRow>> StoreThread::DoGetLogs(RunId id, std::optional<SpanSeq> span) {
@@ -956,6 +1000,13 @@ void Store::ListRuns(RunFilter f, std::function<void(Result<std::vector<RunRecor
 void Store::GetSpans(RunId id, std::function<void(Result<std::vector<SpanRow>>)> done) {
   Submit(GetSpansOp{id, std::move(done)});
 }
+
+void Store::GetSpansHead(RunId id, int64_t max_rows,
+                         std::function<void(Result<std::vector<SpanRow>>)> done) {
+  GetSpansOp op{id, std::move(done)};
+  op.max_rows = std::max<int64_t>(max_rows, 0);
+  Submit(std::move(op));
+}
 void Store::GetLogs(RunId id, std::optional<SpanSeq> span,
                     std::function<void(Result<std::vector<LogRow>>)> done) {
   Submit(GetLogsOp{id, span, std::move(done)});
@@ -1081,6 +1132,11 @@ Result<std::vector<RunRecord>> Store::ListRunsSync(RunFilter f) {
 }
 Result<std::vector<SpanRow>> Store::GetSpansSync(RunId id) {
   return WaitFor<Result<std::vector<SpanRow>>>([&](auto cb) { GetSpans(id, std::move(cb)); });
+}
+
+Result<std::vector<SpanRow>> Store::GetSpansHeadSync(RunId id, int64_t max_rows) {
+  return WaitFor<Result<std::vector<SpanRow>>>(
+      [&](auto cb) { GetSpansHead(id, max_rows, std::move(cb)); });
 }
 Result<std::vector<LogRow>> Store::GetLogsSync(RunId id, std::optional<SpanSeq> span) {
   return WaitFor<Result<std::vector<LogRow>>>([&](auto cb) { GetLogs(id, span, std::move(cb)); });

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -120,6 +121,11 @@ class Store {
   // Newest first (id descending); see RunFilter.
   void ListRuns(RunFilter f, std::function<void(Result<std::vector<RunRecord>>)> done);
   // Ordered by seq; empty for an unknown run.
+  // A bounded read for answers that must stay small (script_run on a 10^6-span run): the
+  // first `max_rows` spans by seq (parents start before their children) plus up to 200 spans
+  // after them that did not end ok (failures must stay findable), in seq order.
+  void GetSpansHead(RunId id, int64_t max_rows,
+                    std::function<void(Result<std::vector<SpanRow>>)> done);
   void GetSpans(RunId id, std::function<void(Result<std::vector<SpanRow>>)> done);
   // Ordered by log sequence; only span's lines if given.
   void GetLogs(RunId id, std::optional<SpanSeq> span,
@@ -197,6 +203,7 @@ class Store {
   Result<RunRecord> GetRunSync(RunId id);
   Result<std::vector<RunRecord>> ListRunsSync(RunFilter f);
   Result<std::vector<SpanRow>> GetSpansSync(RunId id);
+  Result<std::vector<SpanRow>> GetSpansHeadSync(RunId id, int64_t max_rows);
   Result<std::vector<LogRow>> GetLogsSync(RunId id, std::optional<SpanSeq> span = std::nullopt);
   Result<FlowRecord> CreateFlowSync(std::string name, FlowVersion v);
   Result<FlowRecord> AddFlowVersionSync(std::string name, FlowVersion v, bool make_current);
@@ -241,6 +248,11 @@ class Store {
   struct GetSpansOp {
     RunId id;
     std::function<void(Result<std::vector<SpanRow>>)> done;
+    int64_t max_rows = -1;  // -1: all
+    // Read in chunks, re-queued behind other work between them (a 10^6-span read must not
+    // stop every run's commits for seconds): the rows so far and the last seq read.
+    std::vector<SpanRow> rows;
+    int64_t after_seq = std::numeric_limits<int64_t>::min();
   };
   struct GetLogsOp {
     RunId id;

@@ -368,6 +368,31 @@ class RunsTest(DaemonTestCase):
         self.assertEqual(r["status"], "failed")
         self.assertIsNotNone(r["failure"])
 
+    def test_script_run_answer_is_bounded_and_keeps_the_failure(self):
+        # 3,000 ok steps, then a failing one: the agent's answer holds the first 2,000 spans
+        # plus the failed ones after them, says so, and still names the failure.
+        src = ("from hero_tracing import flow\n"
+               "@flow\n"
+               "def many():\n"
+               "    for i in range(3000):\n"
+               "        with flow.step('s%d' % i):\n"
+               "            pass\n"
+               "    with flow.step('last'):\n"
+               "        raise ValueError('the end')\n")
+        r = self.d.call("script_run", source=src, timeout_ms=60000, _timeout=90)
+        self.assertEqual(r["status"], "failed", r.get("reason"))
+        names = [n["name"] for n in self.walk(r["tree"])]
+        self.assertLessEqual(len(names), 2000 + 200)
+        self.assertIn("last", names)
+        self.assertEqual(r["tree_truncated"]["spans_total"], 3002)
+        self.assertEqual(r["tree_truncated"]["spans_shown"], len(names))
+        self.assertEqual(r["failure"]["span"], "last")
+        self.assertIn("the end", r["failure"]["error"])
+        whole = [n["name"] for n in self.walk(self.d.call("play_spans", run_id=r["run_id"]))]
+        self.assertEqual(len(whole), 3002)
+        small = self.d.call("script_run", source="print('x')\n", timeout_ms=20000)
+        self.assertNotIn("tree_truncated", small)
+
     def test_script_run_ignores_profile_and_is_untrusted(self):
         e = self.d.error("script_run", source="pass", profile="trusted")
         self.assertEqual(e["code"], -32602)  # not a param of script_run: never a way to Tier 0

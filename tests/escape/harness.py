@@ -27,6 +27,7 @@ Design:
 import argparse
 import ctypes
 import glob
+import http.client
 import hashlib
 import json
 import os
@@ -63,6 +64,9 @@ KILLED_REASON = re.compile(r"^(memory limit .+ exceeded|CPU limit .+ exceeded|fi
                            r"|process limit .+ reached|blocked syscall [a-z0-9_]+|output limit exceeded"
                            r"|killed by SIGKILL)")
 BARE_REASON = re.compile(r"^(exit code|signal|terminated by) ?-?[0-9A-Za-z]*$")
+DAEMON_HEALTHZ_LIMIT_S = 1.0   # I1 "event loop responsive" (daemon runner)
+DAEMON_RSS_BACK_MB = 32        # I1 "memory back near its baseline" (daemon runner)
+DAEMON_TRIM_WAIT_S = 8         # ... within this long (the daemon's memory trimmer runs every 5 s)
 CRASH_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:",
                  "Segmentation fault", "terminate called", "Assertion", "core dumped",
                  "loop closed with handles open", "double free", "stack smashing")
@@ -406,15 +410,26 @@ def process_table():
     return out
 
 
-def vm_hwm_kb(pid):
+def proc_status_kb(pid, field):
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except (OSError, ValueError):
         pass
     return None
+
+
+def vm_hwm_kb(pid):
+    return proc_status_kb(pid, "VmHWM")
+
+
+def fd_count(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
 
 
 def set_subreaper():
@@ -458,7 +473,8 @@ class Runner:
     DaemonRunner (`hero_logic serve` + `script_run` over JSON-RPC)."""
     name = "abstract"
 
-    def start(self, script, profile, timeout, input_json="{}"):
+    def start(self, script, profile, timeout, input_json="{}", agent=False):
+        """agent: a hostile case, which the daemon runner submits the agent's way."""
         raise NotImplementedError
 
     def show(self, run_id):
@@ -497,6 +513,9 @@ class CliHandle:
     @property
     def pid(self):
         return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
 
     def poll_rss(self):
         v = vm_hwm_kb(self.proc.pid)
@@ -560,7 +579,7 @@ class CliRunner(Runner):
         e["NO_COLOR"] = "1"
         return e
 
-    def start(self, script, profile, timeout, input_json="{}"):
+    def start(self, script, profile, timeout, input_json="{}", agent=False):
         argv = [self.binary, "run", script, "--profile", profile, "--timeout", str(timeout),
                 "--quiet", "--stats", "--input", input_json]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -583,16 +602,218 @@ class CliRunner(Runner):
         return CliRunner(self.binary, self.data + "-" + name)
 
 
-class DaemonRunner(Runner):
-    """Placeholder: `hero_logic serve` + `script_run(source, input, timeout_ms, network)` over
-    the Unix-socket JSON-RPC endpoint (SPEC §6). Same contract as CliRunner: start() returns a
-    handle whose wait() yields a RunResult with doc = {"run", "tree"}; I1 then checks the
-    daemon's pid (alive, RSS/fd back near baseline, /healthz answering) instead of a one-shot
-    process's exit."""
-    name = "daemon"
+class DaemonHandle:
+    """A run on the daemon. Untrusted cases go through `script_run` (the agent's call, SHARED
+    README procedure) on a thread, everything else through `play_run_async`."""
 
-    def __init__(self, *a, **kw):
-        raise NotImplementedError("DaemonRunner: hero_logic serve / script_run not available yet")
+    def __init__(self, runner, t0, timeout, run_id=None, sync=None):
+        self.runner = runner
+        self.t0 = t0
+        self.timeout = timeout
+        self.run_id = run_id
+        self.error = None
+        self._thread = None
+        if sync is not None:
+            self._thread = threading.Thread(target=self._sync, args=(sync,), daemon=True)
+            self._thread.start()
+
+    def _sync(self, params):
+        try:
+            self.run_id = self.runner.call("script_run", _timeout=self.timeout + 60, **params)["run_id"]
+        except Exception as e:  # noqa: BLE001 - reported as the run's error
+            self.error = f"script_run failed: {e}"
+
+    pid = None  # runs are children of the daemon: I4 attributes processes by run uid
+
+    def alive(self):
+        if self._thread is not None:
+            return self._thread.is_alive()
+        try:
+            return self.runner.call("play_status", run_id=self.run_id)["status"] in ("queued", "running")
+        except Exception:  # noqa: BLE001
+            return False
+
+    def cancel(self):
+        if self.run_id is None and self._thread is not None:
+            time.sleep(0.5)  # script_run answers with the id only at the end
+        if self.run_id is not None:
+            try:
+                self.runner.call("play_cancel", run_id=self.run_id)
+            except RpcError:
+                pass  # already ended
+
+    def wait(self, bound):
+        r = RunResult()
+        r.supervisor_pid = self.runner.proc.pid
+        deadline = self.t0 + bound
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.time()))
+            r.hung = self._thread.is_alive()
+        while self.run_id is not None and not r.hung:
+            left = deadline - time.time()
+            if left <= 0:
+                r.hung = True
+                break
+            try:
+                st = self.runner.call("play_wait", _timeout=left + 30, run_id=self.run_id,
+                                      timeout_ms=int(min(left, 5) * 1000))
+                if st.get("status") not in ("queued", "running"):
+                    break
+            except (RpcError, OSError) as e:
+                r.error = f"play_wait: {e}"
+                break
+        r.elapsed = time.time() - self.t0
+        # The daemon's peak for this run, read before the harness asks for the whole tree
+        # (rendering a 10^5-span tree for a client is that client's request, not the run's).
+        r.peak_rss_kb = vm_hwm_kb(self.runner.proc.pid)
+        if r.hung:
+            self.cancel()
+        if self.error:
+            r.error = self.error
+        if self.run_id is not None:
+            rc, out, err = self.runner.show(self.run_id)
+            r.doc = json.loads(out) if rc == 0 else None
+            if r.doc is None:
+                r.error = r.error or f"show {self.run_id} failed: {err}"
+        elif not r.error:
+            r.error = "the daemon never returned a run id"
+        return r
+
+
+class RpcError(Exception):
+    pass
+
+
+class DaemonRunner(Runner):
+    """One `hero_logic serve` for the whole battery (warm pool on, as deployed); runs arrive as
+    JSON-RPC calls. I1 becomes: the daemon still runs, its peak RSS during the case (VmHWM,
+    reset through /proc/PID/clear_refs before the case) stays within the EXPECT growth, its
+    RSS and fd count come back near their baseline, and /healthz answers promptly."""
+    name = "daemon"
+    READY = re.compile(r"hero_logic: serving on unix:(\S+) and http://([\d.]+):(\d+)")
+
+    def __init__(self, binary, data_dir, serve_args=()):
+        self.binary = binary
+        self.data = data_dir
+        os.makedirs(data_dir, exist_ok=True)
+        flows = os.path.join(data_dir, "no_builtin_flows")
+        os.makedirs(flows, exist_ok=True)
+        self.log_path = os.path.join(data_dir, "daemon.stderr")
+        self._log = open(self.log_path, "ab")
+        argv = [binary, "serve", "--data", data_dir, "--port", "0", "--flows-dir", flows,
+                "--concurrency", "64", *serve_args]
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=self._log, text=True,
+                                     env=dict(os.environ, NO_COLOR="1"))
+        deadline = time.time() + 30
+        self.port = None
+        while time.time() < deadline and self.port is None:
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            m = self.READY.search(line)
+            if m:
+                self.port = int(m.group(3))
+        if self.port is None:
+            raise RuntimeError(f"hero_logic serve did not get ready: {self.log_tail()}")
+        self._log_offset = 0
+
+    def log_tail(self, since=0):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(since)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def new_log(self):
+        """The daemon's stderr since the last call (checked for crash markers per case)."""
+        text = self.log_tail(self._log_offset)
+        self._log_offset += len(text.encode("utf-8", "replace"))
+        return text
+
+    def http(self, method, path, body=None, timeout=60):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+            resp = c.getresponse()
+            return resp.status, resp.read()
+        finally:
+            c.close()
+
+    def call(self, method, _timeout=60, **params):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+        _, data = self.http("POST", "/rpc", body, timeout=_timeout)
+        doc = json.loads(data)
+        if "error" in doc:
+            raise RpcError(f"{method}: {doc['error'].get('code')} {doc['error'].get('message')}")
+        return doc["result"]
+
+    def start(self, script, profile, timeout, input_json="{}", agent=False):
+        with open(script) as f:
+            source = f.read()
+        params = {"source": source, "input": json.loads(input_json), "timeout_ms": int(timeout * 1000)}
+        t0 = time.time()
+        if agent and profile == "untrusted":
+            return DaemonHandle(self, t0, timeout, sync=params)  # a case: the agent's call
+        run_id = self.call("play_run_async", profile=profile, **params)["run_id"]
+        return DaemonHandle(self, t0, timeout, run_id=run_id)
+
+    def show(self, run_id):
+        try:
+            doc = {"run": self.call("play_status", run_id=run_id),
+                   "tree": self.call("play_spans", _timeout=120, run_id=run_id)}
+            return 0, json.dumps(doc), ""
+        except (RpcError, OSError, ValueError) as e:
+            return 1, "", str(e)
+
+    def db_path(self):
+        return os.path.join(self.data, "hero_logic.db")
+
+    def supervisor_pids(self):
+        return [self.proc.pid]
+
+    # --- I1 probes ---
+    def reset_peak(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")  # resets VmHWM to the current RSS (Linux >= 4.0)
+            return True
+        except OSError:
+            return False
+
+    def healthz_s(self):
+        t = time.time()
+        try:
+            status, body = self.http("GET", "/healthz", timeout=10)
+            return time.time() - t if status == 200 else None, json.loads(body)
+        except (OSError, ValueError):
+            return None, None
+
+    def settle(self, bound=10):
+        """Waits until the warm pool is full again (no pre-start in flight), so fd and RSS
+        figures compare like with like. Returns the pool stats."""
+        deadline = time.time() + bound
+        pool = {}
+        while time.time() < deadline:
+            _, h = self.healthz_s()
+            pool = ((h or {}).get("backend") or {}).get("pool") or {}
+            if not pool or (pool.get("starting", 0) == 0 and pool.get("idle", 0) >= pool.get("size", 0)
+                            * max(1, pool.get("pools", 0))):
+                break
+            time.sleep(0.1)
+        return pool
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
 
 
 # ------------------------------------------------------------------------------------------
@@ -726,6 +947,7 @@ class Outcome:
         self.rss_growth_mb = None
         self.neighbour_lag = None
         self.run_id = None
+        self.daemon = None  # DaemonRunner: the daemon's fds/RSS/healthz after the case
 
     def bad(self, inv, msg):
         self.fail.append((inv, msg))
@@ -803,6 +1025,8 @@ class Battery:
         self.prune = ["/proc", "/sys"]
         self.outcomes = []
         self.rss_baseline = None
+        self.daemon_fds = None  # DaemonRunner: taken after the warm-up, pool full
+        self.daemon_rss = None
 
     def _write(self, name, text):
         p = os.path.join(self.stage, name)
@@ -834,14 +1058,15 @@ class Battery:
             snap[d] = snapshot_tree(d)
         return snap
 
-    def run_processes(self, exclude_roots):
+    def run_processes(self, exclude_roots, run_uid=None):
         """Processes of run uids that belong to this battery's case (not to its neighbour or
-        partner runs, not to other supervisors on the machine)."""
+        partner runs, not to other supervisors on the machine). With the daemon every run is
+        its child, so a case's processes are those of the run's own uid (`uid` of its record)."""
         table = process_table()
         mine = []
         for p in table.values():
             in_range = RUN_UID_BASE <= p["uid"] < RUN_UID_BASE + RUN_UID_COUNT if self.root else p["uid"] == os.getuid()
-            if not in_range:
+            if not in_range or (run_uid and p["uid"] != run_uid):
                 continue
             chain, cur, seen = [], p["pid"], set()
             owner = None
@@ -877,14 +1102,15 @@ class Battery:
         script = self._write(name + ".py", NEIGHBOUR_SRC)
         h = self.nb_runner.start(script, profile, 300)
         deadline = time.time() + 10
-        run_id = None
+        run_id = getattr(h, "run_id", None)
         while time.time() < deadline:
-            row = self.nb_db.running_run_by_flow(name) if os.path.exists(self.nb_db.path) else None
-            if row and row["status"] == "running":
-                run_id = row["id"]
-                if self.nb_db.span_stats(run_id)["n"] >= 1:
-                    break
-            if h.proc.poll() is not None:
+            if run_id is None:
+                row = self.nb_db.running_run_by_flow(name) if os.path.exists(self.nb_db.path) else None
+                if row and row["status"] == "running":
+                    run_id = row["id"]
+            if run_id is not None and self.nb_db.span_stats(run_id)["n"] >= 1:
+                break
+            if not h.alive():
                 break
             time.sleep(0.05)
         return {"handle": h, "name": name, "run_id": run_id, "t0": time.time(), "lags": []}
@@ -914,7 +1140,7 @@ class Battery:
     def finish_neighbour(self, nb, out, case=None):
         nb["lags"] = self.stop_watcher(nb.get("watcher"))
         h = nb["handle"]
-        alive = h.proc.poll() is None
+        alive = h.alive()
         elapsed = time.time() - nb["t0"]
         h.cancel()
         res = h.wait(30)
@@ -958,15 +1184,26 @@ class Battery:
             ppath = os.path.join(os.path.dirname(case.path), case.opts["partner"])
             pscript = stage_source(ppath, [], self.stage)
             partner = self.runner.start(pscript, tier, 30)
-            self._wait_partner_ready(os.path.splitext(os.path.basename(pscript))[0])
+            self._wait_partner_ready(os.path.splitext(os.path.basename(pscript))[0],
+                                     getattr(partner, "run_id", None))
 
         nb = self.start_neighbour(tier, tag)
         nb["watcher"] = self.watch_neighbour(nb)
 
+        daemon = isinstance(self.runner, DaemonRunner)
+        if daemon:  # I1 baseline: the daemon at rest, its peak reset to now
+            self.runner.new_log()
+            d_rss0 = proc_status_kb(self.runner.proc.pid, "VmRSS")
+            peak_ok = self.runner.reset_peak()
         t_case = time.time()
-        h = self.runner.start(script, tier, case.timeout)
+        h = self.runner.start(script, tier, case.timeout, agent=True)
         bound = case.timeout + 2 + 1 + 10 + float(case.opts.get("slack", 0))
         res = h.wait(bound)
+        if daemon:
+            res.peak_rss_kb = res.peak_rss_kb if peak_ok else None
+            res.stderr = self.runner.new_log()
+            res.rc = 0 if self.runner.proc.poll() is None else self.runner.proc.returncode
+            self.rss_baseline = d_rss0
         out.elapsed = res.elapsed
         out.rss_kb = res.peak_rss_kb
         t_end = time.time()
@@ -974,18 +1211,23 @@ class Battery:
         out.status = run.get("status")
         out.reason = run.get("reason", "")
         out.run_id = run.get("id")
-        exclude = {nb["handle"].pid}
-        if partner:
+        exclude = {nb["handle"].pid} - {None}
+        if partner and partner.pid:
             exclude.add(partner.pid)
+        run_uid = run.get("uid") if daemon else None
 
         # ---- verdict ----
         out.verdict, out.verdict_msg = find_verdict(res) if res.doc else (None, "")
         self.check_verdict(case, tier, out)
 
         # ---- I1: the one-shot supervisor exits by itself, documented code, no crash, bounded RSS
+        # (daemon: it still runs and the run ended within the bound; see check_daemon below)
         if res.hung:
-            out.bad("I1", f"supervisor did not exit within {bound:.0f} s (killed by the harness)")
-        if res.rc not in DOCUMENTED_EXIT_CODES:
+            out.bad("I1", f"supervisor did not end the run within {bound:.0f} s (killed by the harness)")
+        if daemon:
+            if res.rc != 0:
+                out.bad("I1", f"the daemon exited ({res.rc}) during the case")
+        elif res.rc not in DOCUMENTED_EXIT_CODES:
             out.bad("I1", f"undocumented exit code {res.rc}")
         elif out.status in EXIT_FOR_STATUS and res.rc != EXIT_FOR_STATUS[out.status]:
             out.bad("I1", f"exit code {res.rc} does not match status {out.status}")
@@ -994,24 +1236,26 @@ class Battery:
                 out.bad("I1", f"stderr shows '{m}'")
         if res.error:
             out.bad("I1", res.error)
-        if res.peak_rss_kb and res.peak_rss_kb > RSS_LIMIT_KB:
+        if res.peak_rss_kb and res.peak_rss_kb - (self.rss_baseline if daemon else 0) > RSS_LIMIT_KB:
             out.bad("I1", f"supervisor peak RSS {res.peak_rss_kb // 1024} MiB > {RSS_LIMIT_KB // 1024} MiB")
         growth = ((res.peak_rss_kb - self.rss_baseline) / 1024
                   if self.rss_baseline and res.peak_rss_kb else None)
         out.rss_growth_mb = growth
         if growth is not None and "rss_growth_mb" in case.opts and growth >= float(case.opts["rss_growth_mb"]):
-            out.bad("I1", f"supervisor peak RSS grew {growth:.1f} MiB over the warm-up canary run's "
+            out.bad("I1", f"supervisor peak RSS grew {growth:.1f} MiB over {self.baseline_name()} "
                           f"(the case's EXPECT line allows < {case.opts['rss_growth_mb']} MiB)")
         elif growth is not None and growth > 64:
-            out.note(f"supervisor peak RSS grew {growth:.1f} MiB over the warm-up canary run's")
+            out.note(f"supervisor peak RSS grew {growth:.1f} MiB over {self.baseline_name()}")
 
         # ---- I4: nothing of the run alive 2 s after the terminal status; no zombies ----
-        left = self.run_processes(exclude)
+        if daemon and not run_uid and self.root and res.doc:
+            out.bad("I4", "the run record names no run uid: its processes cannot be attributed")
+        left = self.run_processes(exclude, run_uid)
         deadline = t_end + ORPHAN_GRACE_S
         while left and time.time() < deadline:
             time.sleep(0.1)
-            left = [p for p in self.run_processes(exclude) if p["state"] != "Z"]
-        zombies = [p for p in self.run_processes(exclude) if p["state"] == "Z"]
+            left = [p for p in self.run_processes(exclude, run_uid) if p["state"] != "Z"]
+        zombies = [p for p in self.run_processes(exclude, run_uid) if p["state"] == "Z"]
         # The one-shot CLI exits without reaping its last kill-sweep helper (hero_launcher
         # --kill-uid, running as the run uid); being the subreaper, the harness adopts it.
         # That is an artifact of the harness, not a zombie the supervisor keeps: note it only.
@@ -1060,12 +1304,45 @@ class Battery:
             partner.cancel()
             partner.wait(30)
         self.reap_adopted()
+        if daemon:
+            self.check_daemon(out)
         return out
 
-    def _wait_partner_ready(self, flow):
+    def baseline_name(self):
+        return ("the daemon's RSS before the case" if isinstance(self.runner, DaemonRunner)
+                else "the warm-up canary run's")
+
+    def check_daemon(self, out):
+        """I1 for a long-lived daemon: alive, no crash text, /healthz prompt, fds and RSS back
+        near the baseline taken after the warm-up (pool full in both measurements)."""
+        d = self.runner
+        if d.proc.poll() is not None:
+            out.bad("I1", f"the daemon exited ({d.proc.returncode})")
+            return
+        pool = d.settle()
+        lat, health = d.healthz_s()
+        if lat is None:
+            out.bad("I1", "/healthz did not answer")
+        elif lat > DAEMON_HEALTHZ_LIMIT_S:
+            out.bad("I1", f"/healthz took {lat:.2f} s (loop not responsive)")
+        fds = fd_count(d.proc.pid)
+        rss = proc_status_kb(d.proc.pid, "VmRSS")
+        deadline = time.time() + DAEMON_TRIM_WAIT_S  # freed heap is returned every 5 s
+        while rss and self.daemon_rss and rss - self.daemon_rss > DAEMON_RSS_BACK_MB * 1024 \
+                and time.time() < deadline:
+            time.sleep(0.5)
+            rss = proc_status_kb(d.proc.pid, "VmRSS")
+        out.daemon = {"fds": fds, "rss_kb": rss, "healthz_s": round(lat or -1, 4), "pool": pool}
+        if fds is not None and self.daemon_fds is not None and abs(fds - self.daemon_fds) > 2:
+            out.bad("I1", f"daemon fd count {fds} vs baseline {self.daemon_fds} (± 2)")
+        if rss and self.daemon_rss and rss - self.daemon_rss > DAEMON_RSS_BACK_MB * 1024:
+            out.bad("I1", f"daemon RSS {rss // 1024} MiB, baseline {self.daemon_rss // 1024} MiB: "
+                          f"not back within {DAEMON_RSS_BACK_MB} MiB")
+
+    def _wait_partner_ready(self, flow, run_id=None):
         deadline = time.time() + 10
         while time.time() < deadline:
-            row = self.db.running_run_by_flow(flow)
+            row = self.db.run_row(run_id) if run_id else self.db.running_run_by_flow(flow)
             if row and row["status"] == "running" and self.db.span_stats(row["id"])["n"] >= 1:
                 time.sleep(0.3)  # let it write its file
                 return
@@ -1216,7 +1493,7 @@ class Battery:
     def check_canary(self, tier, out):
         h = self.runner.start(self.canary_script, tier, 10)
         r = h.wait(30)
-        if self.rss_baseline is None and r.peak_rss_kb:
+        if self.rss_baseline is None and r.peak_rss_kb and not isinstance(self.runner, DaemonRunner):
             self.rss_baseline = r.peak_rss_kb
         stored = self.db.span_stats(r.run["id"])["n"] if r.run.get("id") else 0
         logs = "".join(stdout_lines(r))
@@ -1277,7 +1554,8 @@ def report_json(outcomes):
              "failures": o.fail, "notes": o.notes, "invariants": o.inv, "elapsed_s": round(o.elapsed, 2),
              "supervisor_peak_rss_kb": o.rss_kb,
              "supervisor_rss_growth_mb": round(o.rss_growth_mb, 2) if o.rss_growth_mb is not None else None,
-             "neighbour_max_lag_s": round(o.neighbour_lag, 3) if o.neighbour_lag is not None else None}
+             "neighbour_max_lag_s": round(o.neighbour_lag, 3) if o.neighbour_lag is not None else None,
+             "daemon": o.daemon}
             for o in outcomes]
 
 
@@ -1291,7 +1569,11 @@ def main():
     ap.add_argument("--bin", default=os.environ.get("HERO_LOGIC_BIN", os.path.join(REPO, "build", "hero_logic")))
     ap.add_argument("--shared", default=os.environ.get("HERO_ESCAPE_DIR", os.path.join(REPO, "..", "shared", "escape")))
     ap.add_argument("--cases-dir", default=os.path.join(HERE, "cases"))
-    ap.add_argument("--runner", default="cli", choices=["cli", "daemon"])
+    ap.add_argument("--runner", default="cli", choices=["cli", "daemon"],
+                    help="cli: one `hero_logic run` per run; daemon: one `hero_logic serve` for "
+                         "the battery (warm pool on), cases via script_run / play_run_async")
+    ap.add_argument("--serve-arg", action="append", metavar="ARG",
+                    help="extra argument for `hero_logic serve` (daemon runner), e.g. --serve-arg=--pool=0")
     ap.add_argument("--report-json", default=os.environ.get("HERO_ESCAPE_REPORT"))
     ap.add_argument("--keep-data", action="store_true", help="keep the data dir for inspection")
     args = ap.parse_args()
@@ -1330,12 +1612,13 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     t_start = time.time()
+    runner = None
     try:
         canaries.plant()
         for n in canaries.notes:
             print("NOTE:", n, flush=True)
         if args.runner == "daemon":
-            runner = DaemonRunner(args.bin, data)
+            runner = DaemonRunner(os.path.abspath(args.bin), data, args.serve_arg or [])
         else:
             runner = CliRunner(os.path.abspath(args.bin), data)
         battery = Battery(runner, canaries, stage, args)
@@ -1345,6 +1628,14 @@ def main():
             log(f"harness: warm-up run failed: {w.run.get('status')} {w.run.get('reason')} rc={w.rc}\n{w.stderr[-2000:]}")
             return 2
         battery.rss_baseline = w.peak_rss_kb
+        if isinstance(runner, DaemonRunner):
+            for tier in tiers:  # one run per tier warms the caches that every case then uses
+                runner.start(battery.canary_script, tier, 10).wait(60)
+            pool = runner.settle()
+            battery.daemon_fds = fd_count(runner.proc.pid)
+            battery.daemon_rss = proc_status_kb(runner.proc.pid, "VmRSS")
+            print(f"NOTE: daemon baseline: {battery.daemon_fds} fds, {battery.daemon_rss // 1024} MiB RSS, "
+                  f"warm pool {json.dumps(pool)}", flush=True)
         full_base = battery.full_marker_scan()
         for tier in tiers:
             for case in cases:
@@ -1367,6 +1658,15 @@ def main():
     except KeyboardInterrupt:
         log("harness: interrupted")
     finally:
+        if runner is not None and isinstance(runner, DaemonRunner):
+            rc = runner.stop()
+            tail = runner.new_log()
+            bad = [m for m in CRASH_MARKERS if m in tail]
+            if rc != 0 or bad:
+                o = Outcome(Case(os.path.join(HERE, "harness.py"), False), tiers[-1])
+                o.case.cid = "daemon-stop"
+                o.bad("I1", f"daemon stop: exit {rc}, stderr markers {bad}: {short(tail, 300)}")
+                outcomes.append(o)
         canaries.remove()
         if not args.keep_data:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -27,6 +29,31 @@
 extern char** environ;
 
 namespace hero::sandbox::testing {
+
+namespace {
+// kRunUid lies in the supervisors' run-uid range, and a supervisor's end-of-run sweep kills
+// every process of its run's uid. Leasing it the way supervisors do (flock on
+// /run/hero_logic/uids/<uid>.lock, which AcquireUid skips while held) keeps a daemon that runs
+// in a parallel test from handing it to a run and killing these tests' launchers.
+class RunUidLease : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    std::error_code ec;
+    std::filesystem::create_directories("/run/hero_logic/uids", ec);
+    std::string path = "/run/hero_logic/uids/" + std::to_string(kRunUid) + ".lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ >= 0) (void)::flock(fd_, LOCK_EX);  // waits for a run that holds it to end
+  }
+  void TearDown() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+[[maybe_unused]] ::testing::Environment* const kLease =
+    ::testing::AddGlobalTestEnvironment(new RunUidLease);
+}  // namespace
 namespace {
 
 namespace fs = std::filesystem;

@@ -88,6 +88,7 @@ RunRecord FullRun(const std::string& flow) {
   r.diagnostics_json = R"(["line 3: not JSON"])";
   r.stdout_tail = "out\n";
   r.stderr_tail = std::string("err\0with nul", 12);
+  r.run_uid = 200123;
   return r;
 }
 
@@ -235,6 +236,52 @@ TEST_F(StoreTest, ListRunsFiltersNewestFirstWithCursor) {
     cursor = got.back();
   }
   EXPECT_EQ(all, (V{10, 9, 8, 7, 6, 5, 4, 3, 2, 1}));
+}
+
+TEST_F(StoreTest, GetSpansHeadBoundsTheReadButKeepsLaterFailures) {
+  OpenStore();
+  RunId run = Create(FullRun("a"));
+  for (int64_t seq = 0; seq < 5000; ++seq) {
+    store_->PutSpan(run, Span(seq, seq % 1000 == 999 ? "failed" : "ok"));
+  }
+  ASSERT_TRUE(store_->FlushSync().ok());
+  Result<std::vector<SpanRow>> head = store_->GetSpansHeadSync(run, 100);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  ASSERT_EQ(head->size(), 105u);  // seq 0..99, then the failures 999, 1999, ..., 4999
+  EXPECT_EQ((*head)[99].seq.value, 99);
+  EXPECT_EQ((*head)[100].seq.value, 999);
+  EXPECT_EQ((*head)[104].seq.value, 4999);
+  EXPECT_EQ(store_->GetSpansSync(run)->size(), 5000u);
+}
+
+TEST_F(StoreTest, ABigSpanReadYieldsToLaterWritesBetweenChunks) {
+  OpenStore();
+  RunId big = Create(FullRun("big"));
+  for (int64_t seq = 0; seq < 100'000; ++seq) {
+    store_->PutSpan(big, Span(seq, "ok"));
+    if (seq % 20'000 == 19'999) {
+      ASSERT_TRUE(store_->FlushSync().ok());  // stay under max_pending_rows
+    }
+  }
+  RunId other = Create(FullRun("other"));
+  std::vector<std::string> order;
+  size_t read = 0;
+  store_->GetSpans(big, [&](Result<std::vector<SpanRow>> r) {
+    ASSERT_TRUE(r.ok());
+    read = r->size();
+    order.push_back("read");
+  });
+  store_->PutSpan(other, Span(0, "ok"));  // submitted after the read started
+  store_->Flush([&](Status s) {
+    EXPECT_TRUE(s.ok());
+    order.push_back("flush");
+  });
+  EXPECT_EQ(store_->GetSpansSync(other)->size(), 1u);  // served before the big read ends
+  EXPECT_EQ(read, 0u);
+  EXPECT_EQ(store_->GetSpansSync(big)->size(), 100'000u);  // queued behind the first read
+  EXPECT_EQ(read, 100'000u);
+  // The read is five chunks: the flush (and its commit) ran between them, not after all.
+  EXPECT_EQ(order, (std::vector<std::string>{"flush", "read"}));
 }
 
 TEST_F(StoreTest, SpansAreInsertOrReplaceBySeq) {

@@ -106,7 +106,12 @@ class RunService final : public RunObserver {
     std::list<std::unique_ptr<Waiter>> waiters;
   };
 
+  // Starts queued runs while slots are free, for at most kPumpBudget per loop turn: a burst of
+  // 1,000 submissions would otherwise spawn them all in one callback and stall every socket
+  // for seconds. The rest wait for the next turn (a 0 ms timer, after one I/O poll).
   void Pump();
+  void SchedulePump();
+  static void OnPumpTimer(uv_timer_t* t);
   void OnFinished(const store::RunRecord& rec);
   static void OnWaitTimeout(uv_timer_t* t);
   static void OnRetentionTick(uv_timer_t* t);
@@ -123,6 +128,8 @@ class RunService final : public RunObserver {
   int64_t max_run_id_ = 0;
   bool accepting_ = true;
   bool pumping_ = false;
+  UvHandle<uv_timer_t> pump_timer_;
+  bool pump_scheduled_ = false;
 
   RetentionOptions retention_;
   UvHandle<uv_timer_t> retention_timer_;

@@ -243,6 +243,11 @@ describe('web UI against a real daemon', () => {
     await page.locator('.monaco-editor .view-lines').waitFor();
     await page.waitForFunction(() => window.heroEditor?.getValue().includes('one step at a time'));
     await page.locator('.monaco-editor .view-lines').click();
+    // Monaco takes keys and paste only once its textarea has focus (under load the click's
+    // focus can land after the next events: the CI saw the paste ignored).
+    await page.waitForFunction(() => window.heroEditor?.hasTextFocus(), null, { timeout: 3000 })
+      .catch(() => page.evaluate(() => window.heroEditor.focus()));
+    await page.waitForFunction(() => window.heroEditor?.hasTextFocus(), null, { timeout: 5000 });
     await page.keyboard.press('Control+A');
     // Paste the new version (typing it would go through Monaco's auto-indent).
     await page.evaluate((text) => {
@@ -250,6 +255,8 @@ describe('web UI against a real daemon', () => {
       dt.setData('text/plain', text);
       document.querySelector('.monaco-editor textarea').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
     }, GREETER_V2);
+    await page.waitForFunction((text) => window.heroEditor.getValue() === text, GREETER_V2, { timeout: 5000 })
+      .catch(() => {});
     assert.equal(await page.evaluate(() => window.heroEditor.getValue()), GREETER_V2);
     await page.locator('.dirty').waitFor();
     await page.click('button:has-text("Save version")');

@@ -15,6 +15,7 @@
 
 #include "supervisor/store/schema.h"
 #include "supervisor/store/sqlite_db.h"
+#include "tests/store/faulty_vfs.h"
 
 namespace hero::store {
 namespace {
@@ -557,6 +558,40 @@ TEST_F(StoreTest, WriteErrorsKeepRowsQueuedAndRecover) {
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM span_logs"), 99);
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM runs"), 1);
   EXPECT_EQ(store_->GetRunSync(run)->status, RunStatus::kOk);
+}
+
+// EIO from a failing disk (this host has no device-mapper for a dm-error device): every
+// SQLite write fails with SQLITE_IOERR_WRITE while the fault is on. Rows stay queued, the
+// store says it is unhealthy and why, nothing is dropped, and it recovers by itself.
+TEST_F(StoreTest, IoErrorsOnWriteKeepRowsQueuedAndRecover) {
+  testing::FaultyVfs::Install();  // before the store opens its connection
+  OpenStore();
+  RunRecord rec = FullRun("a");
+  rec.status = RunStatus::kRunning;
+  RunId run = Create(rec);
+  for (int i = 0; i < 100; ++i) store_->PutSpan(run, Span(i, "ok"));
+  ASSERT_TRUE(store_->FlushSync().ok());
+
+  testing::FaultyVfs::fail_writes = true;
+  for (int i = 100; i < 200; ++i) store_->PutSpan(run, Span(i, "ok"));
+  Status flushed = store_->FlushSync();
+  EXPECT_FALSE(flushed.ok());
+  EXPECT_GT(testing::FaultyVfs::failed_writes.load(), 0);
+  EXPECT_FALSE(store_->healthy());
+  EXPECT_FALSE(store_->last_error().ok());
+  EXPECT_NE(store_->last_error().message().find("disk I/O error"), std::string::npos)
+      << store_->last_error().ToString();
+  EXPECT_EQ(store_->pending_rows(), 100u);
+  EXPECT_EQ(store_->dropped_rows(), 0);
+
+  testing::FaultyVfs::fail_writes = false;
+  EXPECT_TRUE(Eventually([&] { return store_->healthy() && store_->pending_rows() == 0; }));
+  ASSERT_TRUE(store_->FlushSync().ok());
+  store_.reset();
+  testing::FaultyVfs::Uninstall();
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM spans"), 200);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1);
 }
 
 TEST_F(StoreTest, DestructorCommitsPendingRows) {

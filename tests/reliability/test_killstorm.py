@@ -150,7 +150,13 @@ class KillStormTest(unittest.TestCase):
               (RUNS, elapsed, killer.sent, killed_by_storm, statuses, base_fd, fds, base_rss,
                rss, base_thr, thr))
         self.assertLessEqual(fds, base_fd + FD_SLACK)
-        self.assertLessEqual(rss, base_rss + RSS_SLACK_KB)
+        if os.environ.get("HERO_SANITIZED"):
+            # The ASan+UBSan stage (scripts/test.sh) runs the storm for its memory checks. RSS
+            # is not comparable there: ASan's allocator holds freed blocks in its quarantine
+            # and ignores malloc_trim, so the bound is checked in the normal build only.
+            print("RSS bound not checked: sanitizer build (quarantine, no malloc_trim)")
+        else:
+            self.assertLessEqual(rss, base_rss + RSS_SLACK_KB)
         self.assertLessEqual(thr, base_thr + 2)
 
 

@@ -15,6 +15,8 @@ from rely_common import SPANNER, Daemon, RpcError, open_db, wait_until
 
 SIZE_MB = 24
 STEPS = 2500  # per run: 2,501 spans + 2,500 log lines, past the 4,000-row backpressure mark
+PAUSE = 0.002  # per step: a run streams for ~5 s, so it is still streaming when the disk fills
+               # (with no pause a warm-pool run of the ASan build ended before the fill)
 
 
 def mount_tmpfs(path, size_mb):
@@ -89,7 +91,7 @@ class StorageFaultTest(unittest.TestCase):
 
         # Runs that stream thousands of rows; once they are streaming, fill the disk.
         runs = [d.call("play_run_async", source=SPANNER, profile="trusted",
-                       input={"n": STEPS, "pause": 0}, timeout_ms=120000)["run_id"]
+                       input={"n": STEPS, "pause": PAUSE}, timeout_ms=120000)["run_id"]
                 for _ in range(3)]
         for r in runs:
             wait_until(lambda: d.call("play_status", run_id=r)["status"] != "queued", 10)

@@ -25,8 +25,9 @@ class RpcError(Exception):
 
 
 class Daemon:
-    def __init__(self, data, *extra, flows_dir=None):
+    def __init__(self, data, *extra, flows_dir=None, binary=None):
         self.data = data
+        self.binary = binary or BIN
         os.makedirs(data, exist_ok=True)
         self.sock = os.path.join(data, "hero_logic.sock")
         self.flows_dir = flows_dir or os.path.join(data, "no_builtins")
@@ -36,7 +37,7 @@ class Daemon:
 
     def start(self):
         env = dict(os.environ, NO_COLOR="1")
-        args = [BIN, "serve", "--data", self.data, "--socket", self.sock, "--port", "0",
+        args = [self.binary, "serve", "--data", self.data, "--socket", self.sock, "--port", "0",
                 "--flows-dir", self.flows_dir, *self.extra]
         self.stderr = open(os.path.join(self.data, "daemon.stderr"), "ab")
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env,

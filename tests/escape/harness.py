@@ -27,7 +27,6 @@ Design:
 import argparse
 import ctypes
 import glob
-import http.client
 import hashlib
 import json
 import os
@@ -46,6 +45,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "daemon"))
+from daemon_harness import Daemon, RpcError  # noqa: E402  (the daemon tests' harness)
 
 VERDICTS = ("BLOCKED", "SURVIVED", "SENT", "EXPOSED", "ESCAPED", "SKIPPED")
 PASSING_VERDICTS = {"BLOCKED", "SURVIVED", "SENT", "SKIPPED"}
@@ -680,42 +681,22 @@ class DaemonHandle:
         return r
 
 
-class RpcError(Exception):
-    pass
-
-
 class DaemonRunner(Runner):
     """One `hero_logic serve` for the whole battery (warm pool on, as deployed); runs arrive as
     JSON-RPC calls. I1 becomes: the daemon still runs, its peak RSS during the case (VmHWM,
     reset through /proc/PID/clear_refs before the case) stays within the EXPECT growth, its
-    RSS and fd count come back near their baseline, and /healthz answers promptly."""
+    RSS and fd count come back near their baseline, and /healthz answers promptly. Start,
+    stop and JSON-RPC are the daemon tests' harness (tests/daemon/daemon_harness.py)."""
     name = "daemon"
-    READY = re.compile(r"hero_logic: serving on unix:(\S+) and http://([\d.]+):(\d+)")
 
     def __init__(self, binary, data_dir, serve_args=()):
-        self.binary = binary
         self.data = data_dir
-        os.makedirs(data_dir, exist_ok=True)
         flows = os.path.join(data_dir, "no_builtin_flows")
         os.makedirs(flows, exist_ok=True)
+        self.daemon = Daemon(data_dir, "--concurrency", "64", *serve_args, flows_dir=flows,
+                             binary=binary)
+        self.proc = self.daemon.proc
         self.log_path = os.path.join(data_dir, "daemon.stderr")
-        self._log = open(self.log_path, "ab")
-        argv = [binary, "serve", "--data", data_dir, "--port", "0", "--flows-dir", flows,
-                "--concurrency", "64", *serve_args]
-        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=self._log, text=True,
-                                     env=dict(os.environ, NO_COLOR="1"))
-        deadline = time.time() + 30
-        self.port = None
-        while time.time() < deadline and self.port is None:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            m = self.READY.search(line)
-            if m:
-                self.port = int(m.group(3))
-        if self.port is None:
-            raise RuntimeError(f"hero_logic serve did not get ready: {self.log_tail()}")
         self._log_offset = 0
 
     def log_tail(self, since=0):
@@ -733,21 +714,10 @@ class DaemonRunner(Runner):
         return text
 
     def http(self, method, path, body=None, timeout=60):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        try:
-            c.request(method, path, body=body, headers={"Content-Type": "application/json"})
-            resp = c.getresponse()
-            return resp.status, resp.read()
-        finally:
-            c.close()
+        return self.daemon.http(method, path, body, timeout=timeout)
 
     def call(self, method, _timeout=60, **params):
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-        _, data = self.http("POST", "/rpc", body, timeout=_timeout)
-        doc = json.loads(data)
-        if "error" in doc:
-            raise RpcError(f"{method}: {doc['error'].get('code')} {doc['error'].get('message')}")
-        return doc["result"]
+        return self.daemon.call(method, _timeout=_timeout, **params)
 
     def start(self, script, profile, timeout, input_json="{}", agent=False):
         with open(script) as f:
@@ -805,15 +775,11 @@ class DaemonRunner(Runner):
         return pool
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-        return self.proc.returncode
+        try:
+            return self.daemon.stop(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.daemon.kill9()
+            return self.proc.returncode
 
 
 # ------------------------------------------------------------------------------------------

@@ -124,13 +124,7 @@ void RunEvents::EnforceBudget(EventLog* growing) {
   evicted_events_ +=
       static_cast<int64_t>(growing->TrimTo(limits_.max_bytes_per_run, limits_.max_events_per_run));
   total_bytes_ -= before - growing->bytes();
-  while (total_bytes_ > limits_.max_total_bytes && !finished_.empty()) {
-    auto it = logs_.find(finished_.front());
-    finished_.pop_front();
-    if (it == logs_.end()) continue;
-    total_bytes_ -= it->second->bytes();
-    logs_.erase(it);
-  }
+  while (total_bytes_ > limits_.max_total_bytes && !finished_.empty()) EvictOldestFinished();
   if (total_bytes_ > limits_.max_total_bytes) {
     // Only live logs left: the growing one gives back half of its share.
     before = growing->bytes();
@@ -138,6 +132,17 @@ void RunEvents::EnforceBudget(EventLog* growing) {
         static_cast<int64_t>(growing->TrimTo(before / 2, limits_.max_events_per_run));
     total_bytes_ -= before - growing->bytes();
   }
+}
+
+size_t RunEvents::EvictOldestFinished(const EventLog** dropped) {
+  auto it = logs_.find(finished_.front());
+  finished_.pop_front();
+  if (it == logs_.end()) return 0;
+  size_t bytes = it->second->bytes();
+  if (dropped) *dropped = it->second.get();
+  total_bytes_ -= bytes;
+  logs_.erase(it);
+  return bytes;
 }
 
 void RunEvents::OnSpan(RunId run, const spans::SpanRecord& span) {
@@ -208,14 +213,10 @@ void RunEvents::OnStatus(const store::RunRecord& rec) {
     }
     while (!finished_.empty() && (finished_.size() > limits_.finished_runs_kept ||
                                   finished_bytes > limits_.max_finished_bytes)) {
-      auto it = logs_.find(finished_.front());
-      finished_.pop_front();
-      if (it == logs_.end()) continue;
-      finished_bytes -= it->second->bytes();
-      total_bytes_ -= it->second->bytes();
-      bool own = it->second.get() == log;
-      logs_.erase(it);
-      if (own) return;  // this run's log alone exceeds the budget: it resumes from the store
+      const EventLog* dropped = nullptr;
+      finished_bytes -= EvictOldestFinished(&dropped);
+      if (dropped == log)
+        return;  // this run's log alone exceeds the budget: it resumes from the store
     }
   }
   EnforceBudget(log);

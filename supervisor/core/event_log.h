@@ -109,6 +109,9 @@ class RunEvents {
  private:
   EventLog* LogFor(RunId run);
   void EnforceBudget(EventLog* growing);
+  // Drops the log of the oldest finished run (finished_.front()); returns the bytes it held
+  // (0 if it was already gone) and sets `*dropped` to it when given.
+  size_t EvictOldestFinished(const EventLog** dropped = nullptr);
   // Spans, logs and status read from the store (+ end if terminal, with ids 1..n when
   // `with_ids`; no ids and no end otherwise); then `then(record)` runs (on success).
   void SendSnapshot(RunId run, std::shared_ptr<api::SseStream> stream, bool with_ids,

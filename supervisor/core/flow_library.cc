@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "supervisor/base/json_writer.h"
+#include "supervisor/loop/work.h"
 
 namespace hero::core {
 namespace {
@@ -29,7 +30,6 @@ std::string Minify(simdjson::dom::element e) { return simdjson::minify(e); }
 }  // namespace
 
 struct FlowLibrary::InspectJob {
-  uv_work_t req;
   FlowLibrary* lib = nullptr;
   std::weak_ptr<bool> alive;
   pid_t pid = -1;
@@ -67,7 +67,7 @@ void FlowLibrary::InspectAsync(std::string source,
     return;
   }
   sup_->TrackPid(proc->pid);
-  auto* job = new InspectJob;
+  auto job = std::make_shared<InspectJob>();
   job->lib = this;
   job->alive = alive_;
   job->pid = proc->pid;
@@ -75,12 +75,11 @@ void FlowLibrary::InspectAsync(std::string source,
   job->out_r = std::move(out->first);
   job->source = std::move(source);
   job->done = std::move(done);
-  job->req.data = job;
   // The child's ends close here (in, out and devnull go out of scope): EOF must come.
-  uv_queue_work(
-      loop_, &job->req,
-      [](uv_work_t* r) {
-        auto* j = static_cast<InspectJob*>(r->data);
+  loop::QueueWork(
+      loop_,
+      [job] {
+        InspectJob* j = job.get();
         (void)SetNonBlocking(j->in_w.get(), true);
         (void)SetNonBlocking(j->out_r.get(), true);
         auto deadline = std::chrono::steady_clock::now() + kInspectTimeout;
@@ -126,8 +125,8 @@ void FlowLibrary::InspectAsync(std::string source,
         while (::waitpid(j->pid, &st, 0) < 0 && errno == EINTR) {
         }
       },
-      [](uv_work_t* r, int) {
-        std::unique_ptr<InspectJob> j(static_cast<InspectJob*>(r->data));
+      [job] {
+        InspectJob* j = job.get();
         auto alive = j->alive.lock();
         if (!alive || !*alive) return;
         j->lib->sup_->UntrackPid(j->pid);

@@ -25,6 +25,7 @@
 #include "supervisor/core/launch_plan.h"
 #include "supervisor/core/proc_scan.h"
 #include "supervisor/core/run_view.h"
+#include "supervisor/loop/work.h"
 
 namespace hero::core {
 namespace {
@@ -705,19 +706,13 @@ void Run::RemoveWorkdirAsync() {
   if (rec_.workdir.empty()) return;
   // Off the loop thread: a flow may leave many files. remove_all never follows symlinks out
   // of the tree (it unlinks the link), and every process of the run is dead by now.
-  struct Work {
-    uv_work_t req;
-    std::string path;
-  };
-  auto* w = new Work;
-  w->path = rec_.workdir;
-  uv_queue_work(
-      sup_->loop(), &w->req,
-      [](uv_work_t* r) {
+  loop::QueueWork(
+      sup_->loop(),
+      [path = rec_.workdir] {
         std::error_code ec;
-        std::filesystem::remove_all(reinterpret_cast<Work*>(r)->path, ec);
+        std::filesystem::remove_all(path, ec);
       },
-      [](uv_work_t* r, int) { delete reinterpret_cast<Work*>(r); });
+      nullptr);
 }
 
 void Run::FinishRun() {

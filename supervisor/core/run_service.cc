@@ -7,6 +7,7 @@
 
 #include "supervisor/base/clock.h"
 #include "supervisor/base/run_status.h"
+#include "supervisor/loop/work.h"
 
 namespace hero::core {
 namespace {
@@ -236,54 +237,46 @@ void RunService::OnPruned(Result<store::PruneResult> r) {
   // it. remove_all unlinks symlinks instead of following them, so nothing outside the run's
   // directory is touched. Ids are never reused (AUTOINCREMENT), so no new run owns these.
   struct Work {
-    uv_work_t req;
-    RunService* svc;
-    std::shared_ptr<bool> alive;
     store::PruneResult result;
     std::string runs_dir, work_root;
     int64_t dirs_removed = 0, dir_errors = 0;
   };
-  auto* w = new Work;
-  w->req.data = w;
-  w->svc = this;
-  w->alive = alive_;
+  auto w = std::make_shared<Work>();
   w->result = std::move(r).value();
   w->runs_dir = retention_.runs_dir;
   w->work_root = retention_.work_root;
-  uv_queue_work(
-      loop_, &w->req,
-      [](uv_work_t* req) {
-        auto* work = static_cast<Work*>(req->data);
-        for (RunId id : work->result.ids) {
-          for (const std::string* root : {&work->runs_dir, &work->work_root}) {
+  loop::QueueWork(
+      loop_,
+      [w] {
+        for (RunId id : w->result.ids) {
+          for (const std::string* root : {&w->runs_dir, &w->work_root}) {
             if (root->empty()) continue;
             std::error_code ec;
             std::string dir = *root + "/" + std::to_string(id.value);
             std::uintmax_t n = std::filesystem::remove_all(dir, ec);
             if (ec) {
-              ++work->dir_errors;
-            } else if (n > 0 && root == &work->runs_dir) {
-              ++work->dirs_removed;
+              ++w->dir_errors;
+            } else if (n > 0 && root == &w->runs_dir) {
+              ++w->dirs_removed;
             }
           }
         }
       },
-      [](uv_work_t* req, int) {
-        std::unique_ptr<Work> work(static_cast<Work*>(req->data));
-        const store::PruneResult& res = work->result;
+      [w, this, alive = alive_] {
+        const store::PruneResult& res = w->result;
         std::string notes;
-        if (work->dir_errors) {
-          notes += "; " + std::to_string(work->dir_errors) + " dir(s) could not be removed";
+        if (w->dir_errors) {
+          notes += "; " + std::to_string(w->dir_errors) + " dir(s) could not be removed";
         }
         if (!res.error.ok()) notes += "; stopped early: " + res.error.message();
         std::fprintf(stderr,
                      "hero_logic: retention: deleted %lld run(s), removed %lld run dir(s); "
                      "database %.1f MiB -> %.1f MiB used%s\n",
                      static_cast<long long>(res.runs_deleted),
-                     static_cast<long long>(work->dirs_removed),
+                     static_cast<long long>(w->dirs_removed),
                      static_cast<double>(res.bytes_before) / (1 << 20),
                      static_cast<double>(res.bytes_after) / (1 << 20), notes.c_str());
-        if (*work->alive) work->svc->retention_busy_ = false;
+        if (*alive) retention_busy_ = false;
       });
 }
 

@@ -12,6 +12,7 @@
 #include "supervisor/base/json_writer.h"
 #include "supervisor/base/run_status.h"
 #include "supervisor/core/run_view.h"
+#include "supervisor/loop/work.h"
 
 namespace hero::core {
 namespace {
@@ -54,60 +55,21 @@ std::string StrP(const Params& p, std::string_view name, std::string_view def = 
 // flood run's tree).
 void RenderOffLoop(uv_loop_t* loop, std::function<std::string()> work,
                    std::function<void(std::string)> done) {
-  struct Job {
-    uv_work_t req;
-    std::function<std::string()> work;
-    std::function<void(std::string)> done;
-    std::string out;
-  };
-  auto* j = new Job{{}, std::move(work), std::move(done), {}};
-  j->req.data = j;
-  int rc = uv_queue_work(
-      loop, &j->req,
-      [](uv_work_t* r) {
-        auto* job = static_cast<Job*>(r->data);
-        job->out = job->work();
-        job->work = nullptr;  // frees the captured rows on the pool thread too
-      },
-      [](uv_work_t* r, int) {
-        std::unique_ptr<Job> job(static_cast<Job*>(r->data));
-        job->done(std::move(job->out));
-      });
-  if (rc != 0) {  // cannot happen with a live loop; render inline rather than lose the reply
-    std::unique_ptr<Job> job(j);
-    job->done(job->work());
-  }
+  loop::QueueWorkWithResult(loop, std::move(work), std::move(done));
 }
 
 void ReadFileAsync(uv_loop_t* loop, std::string path,
                    std::function<void(Result<std::string>)> done) {
-  struct Work {
-    uv_work_t req;
-    std::string path;
-    Result<std::string> result = Status(StatusCode::kInternal, "unread");
-    std::function<void(Result<std::string>)> done;
-  };
-  auto* w = new Work;
-  w->req.data = w;
-  w->path = std::move(path);
-  w->done = std::move(done);
-  uv_queue_work(
-      loop, &w->req,
-      [](uv_work_t* r) {
-        auto* work = static_cast<Work*>(r->data);
-        std::ifstream in(work->path, std::ios::binary);
-        if (!in) {
-          work->result = NotFound("cannot read " + work->path);
-          return;
-        }
+  loop::QueueWorkWithResult(
+      loop,
+      [path = std::move(path)]() -> Result<std::string> {
+        std::ifstream in(path, std::ios::binary);
+        if (!in) return NotFound("cannot read " + path);
         std::ostringstream ss;
         ss << in.rdbuf();
-        work->result = ss.str();
+        return ss.str();
       },
-      [](uv_work_t* r, int) {
-        std::unique_ptr<Work> work(static_cast<Work*>(r->data));
-        work->done(std::move(work->result));
-      });
+      std::move(done));
 }
 
 void WriteFlowVersionFields(JsonWriter& w, const store::FlowVersion& v) {
@@ -329,9 +291,8 @@ Service::Service(uv_loop_t* loop, Supervisor* sup, store::Store* store, RunServi
   // the threads (threadpool.c init_threads). The first work used to be a finished run's
   // workdir removal, so a daemon that hit a process limit (pids cgroup, EAGAIN) died at the
   // next run's end. Start the pool now, while the daemon can still create threads.
-  auto* warm = new uv_work_t;
-  uv_queue_work(
-      loop, warm, [](uv_work_t*) {}, [](uv_work_t* r, int) { delete r; });
+  loop::QueueWork(
+      loop, [] {}, nullptr);
 }
 
 Service::~Service() { *alive_ = false; }

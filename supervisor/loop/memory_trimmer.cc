@@ -2,6 +2,8 @@
 
 #include <malloc.h>
 
+#include "supervisor/loop/work.h"
+
 namespace hero::loop {
 
 size_t MemoryTrimmer::FreeHeapBytes() { return mallinfo2().fordblks; }
@@ -23,25 +25,13 @@ void MemoryTrimmer::Close() {
 void MemoryTrimmer::OnTimer(uv_timer_t* t) {
   auto* self = static_cast<MemoryTrimmer*>(t->data);
   if (self->state_->in_flight || FreeHeapBytes() < self->threshold_) return;
-  struct Work {
-    uv_work_t req;
-    std::shared_ptr<State> state;
-  };
-  auto* w = new Work{{}, self->state_};
-  w->req.data = w;
-  w->state->in_flight = true;
-  int rc = uv_queue_work(
-      self->loop_, &w->req, [](uv_work_t*) { malloc_trim(0); },
-      [](uv_work_t* req, int) {
-        auto* done = static_cast<Work*>(req->data);
-        done->state->in_flight = false;
-        ++done->state->trims;
-        delete done;
+  self->state_->in_flight = true;
+  QueueWork(
+      self->loop_, [] { malloc_trim(0); },
+      [state = self->state_] {
+        state->in_flight = false;
+        ++state->trims;
       });
-  if (rc != 0) {
-    w->state->in_flight = false;
-    delete w;
-  }
 }
 
 }  // namespace hero::loop

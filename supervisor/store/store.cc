@@ -281,9 +281,13 @@ Status StoreThread::Open() {
       {&get_run_, "SELECT id, " + cols + " FROM runs WHERE id = ?1"},
       {&get_spans_, std::string("SELECT ") + (kSpanColumns + 8) +  // skip "run_id, "
                         " FROM spans WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"},
-      {&get_spans_head_, std::string("SELECT ") + (kSpanColumns + 8) +
-                             " FROM spans WHERE run_id = ?1 AND seq > ?2 AND (seq < ?4 OR status "
-                             "NOT IN ('ok', 'running')) ORDER BY seq LIMIT ?3"},
+      // The head is the first ?4 rows in seq order (seqs need not be dense): every seq below
+      // the (?4+1)-th one, or all when there are fewer; then the failures after it.
+      {&get_spans_head_,
+       std::string("SELECT ") + (kSpanColumns + 8) +
+           " FROM spans WHERE run_id = ?1 AND seq > ?2 AND (seq < coalesce((SELECT seq FROM "
+           "spans WHERE run_id = ?1 ORDER BY seq LIMIT 1 OFFSET ?4), 9223372036854775807) OR "
+           "status NOT IN ('ok', 'running')) ORDER BY seq LIMIT ?3"},
       {&get_logs_,
        "SELECT span_seq, ts_us, stream, text FROM span_logs WHERE run_id = ?1 ORDER BY seq"},
       {&get_span_logs_,

@@ -255,6 +255,25 @@ TEST_F(StoreTest, GetSpansHeadBoundsTheReadButKeepsLaterFailures) {
   EXPECT_EQ(store_->GetSpansSync(run)->size(), 5000u);
 }
 
+TEST_F(StoreTest, GetSpansHeadCountsRowsNotSeqNumbers) {
+  // Seqs need not be dense (a store shared by other writers, a row replaced): the head is the
+  // first max_rows rows in seq order, not the rows whose seq is below max_rows.
+  OpenStore();
+  RunId run = Create(FullRun("a"));
+  for (int64_t i = 0; i < 500; ++i) {
+    store_->PutSpan(run, Span(1000 + 3 * i, i == 400 ? "failed" : "ok"));
+  }
+  ASSERT_TRUE(store_->FlushSync().ok());
+  Result<std::vector<SpanRow>> head = store_->GetSpansHeadSync(run, 100);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  ASSERT_EQ(head->size(), 101u);  // the first 100 rows, then the failure
+  EXPECT_EQ((*head)[0].seq.value, 1000);
+  EXPECT_EQ((*head)[99].seq.value, 1000 + 3 * 99);
+  EXPECT_EQ((*head)[100].seq.value, 1000 + 3 * 400);
+  // Fewer rows than max_rows: all of them.
+  EXPECT_EQ(store_->GetSpansHeadSync(run, 10'000)->size(), 500u);
+}
+
 TEST_F(StoreTest, ABigSpanReadYieldsToLaterWritesBetweenChunks) {
   OpenStore();
   RunId big = Create(FullRun("big"));

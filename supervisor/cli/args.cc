@@ -1,6 +1,8 @@
 // argv parsing.
 #include "supervisor/cli/args.h"
 
+#include <cstdlib>
+
 namespace hero::cli {
 
 Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
@@ -42,6 +44,15 @@ Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
     }
   }
   return out;
+}
+
+std::optional<double> ParseSeconds(const std::string& text, double max_seconds) {
+  char* end = nullptr;
+  double s = std::strtod(text.c_str(), &end);  // `text` outlives `end`
+  if (text.empty() || end == nullptr || *end != '\0' || !(s > 0) || s > max_seconds) {
+    return std::nullopt;
+  }
+  return s;
 }
 
 }  // namespace hero::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -26,5 +27,8 @@ struct ParsedArgs {
 Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
                              const std::set<std::string>& with_value,
                              const std::set<std::string>& boolean);
+
+// A duration in seconds ("2", "0.5"): the whole text a number in (0, max_seconds], else none.
+std::optional<double> ParseSeconds(const std::string& text, double max_seconds);
 
 }  // namespace hero::cli

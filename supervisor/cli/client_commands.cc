@@ -300,9 +300,9 @@ int RemoteRunCommand(const ParsedArgs& a) {
   w.Field("profile", a.Get("profile", "trusted"));
   if (a.Has("name")) w.Field("name", a.Get("name"));
   if (a.Has("timeout")) {
-    double s = std::strtod(a.Get("timeout").c_str(), nullptr);
-    if (!(s > 0)) return Fail("--timeout must be a number of seconds > 0", 2);
-    w.Field("timeout_ms", static_cast<int64_t>(s * 1000));
+    auto s = ParseSeconds(a.Get("timeout"), 86400 * 7);
+    if (!s) return Fail("--timeout must be a number of seconds in (0, 604800]", 2);
+    w.Field("timeout_ms", static_cast<int64_t>(*s * 1000));
   }
   if (a.Has("network")) w.Field("network", true);
   w.EndObject();

@@ -193,11 +193,9 @@ int RunCommand(const Args& argv) {
     return Fail("--profile must be trusted or untrusted, not '" + profile + "'");
   }
   if (a.Has("timeout")) {
-    char* end = nullptr;
-    double s = std::strtod(a.Get("timeout").c_str(), &end);
-    if (!end || *end != '\0' || !(s > 0) || s > 86400 * 7)
-      return Fail("--timeout must be a number of seconds > 0");
-    req.timeout = std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+    auto s = ParseSeconds(a.Get("timeout"), 86400 * 7);
+    if (!s) return Fail("--timeout must be a number of seconds in (0, 604800]");
+    req.timeout = std::chrono::milliseconds(static_cast<int64_t>(*s * 1000));
   }
   req.network = a.Has("network");
   if (req.network && req.profile != core::Profile::kUntrusted) {

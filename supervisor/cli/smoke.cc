@@ -408,11 +408,9 @@ int SmokeCommand(const Args& argv) {
   std::string python = a.Get("python", "/usr/bin/python3");
   int64_t timeout_ms = 120'000;
   if (a.Has("timeout")) {
-    char* end = nullptr;
-    double s = std::strtod(a.Get("timeout").c_str(), &end);
-    if (!end || *end != '\0' || !(s > 0) || s > 3600)
-      return Fail("--timeout must be seconds in (0, 3600]");
-    timeout_ms = static_cast<int64_t>(s * 1000);
+    auto s = ParseSeconds(a.Get("timeout"), 3600);
+    if (!s) return Fail("--timeout must be seconds in (0, 3600]");
+    timeout_ms = static_cast<int64_t>(*s * 1000);
   }
   std::string only = a.Get("only");
 

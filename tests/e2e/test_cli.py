@@ -261,6 +261,12 @@ class RunCommandTest(CliTestCase):
         p = self.cli("run", "--help")
         self.assertEqual(p.returncode, 0)
         self.assertIn("124", p.stdout)
+        ok = self.write_flow("ok.py", "print('hi')\n")
+        for bad in ("5x", "0", "-1", "", "nan", "1e9"):
+            p = self.cli("run", ok, "--timeout", bad)
+            self.assertEqual(p.returncode, 2, (bad, p.stderr))
+            self.assertIn("--timeout must be", p.stderr, bad)
+        self.assertEqual(self.cli("run", ok, "--timeout", "0.5").returncode, 0)
 
 
 class ConcurrentRunsTest(CliTestCase):

@@ -12,6 +12,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import random
 import subprocess
 import sys
@@ -173,6 +174,12 @@ def main():
             ok = False
     model.terminate()
     model.wait()
+    if ok:
+        # An hour leaves gigabytes of run records and directories: gone on a pass, kept on a
+        # failure for inspection.
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print("soak: data kept for inspection: %s" % tmp)
     print("soak: %s" % ("PASS" if ok else "FAIL"))
     return 0 if ok else 1
 

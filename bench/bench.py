@@ -15,8 +15,10 @@ Figures:
   end to end      events/s from one flooding child into SQLite (spans committed / run time)
 """
 import argparse
+import atexit
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -80,6 +82,7 @@ def main():
     n = 10 if args.quick else 30
     hero = os.path.join(args.build, "hero_logic")
     data = tempfile.mkdtemp(prefix="hero-bench-")
+    atexit.register(shutil.rmtree, data, True)  # the CLI sections' data dir: not kept
     env = dict(os.environ, HERO_LOGIC_DATA=data, NO_COLOR="1")
     empty = os.path.join(data, "empty.py")
     with open(empty, "w") as f:

@@ -22,6 +22,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import signal
 import socket
 import statistics
@@ -165,8 +166,9 @@ class Daemon:
                 raise RuntimeError("daemon exited: " + open(self.log).read()[-500:])
             time.sleep(0.05)
         if not self.port:
+            tail = open(self.log).read()[-500:]
             self.stop()
-            raise RuntimeError("daemon did not get ready: " + open(self.log).read()[-500:])
+            raise RuntimeError("daemon did not get ready: " + tail)
 
     def rss_kib(self):
         with open(f"/proc/{self.pid}/status") as f:
@@ -203,6 +205,7 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self.logf.close()
+        shutil.rmtree(self.data, ignore_errors=True)  # runs' records and dirs: not kept
 
 
 def parallel(n, fn):

@@ -20,6 +20,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "sandbox/host_features.h"
@@ -72,9 +74,22 @@ UniqueFd High(UniqueFd fd) {
   return UniqueFd(n);
 }
 
+// Children RunLauncher is still waiting for (a test may run two at once on two threads).
+std::mutex g_spawned_mu;
+std::set<pid_t> g_spawned;
+
+// Reaps adopted orphans only: waitpid(-1) would also take the exit status of a launcher that
+// another thread's RunLauncher is waiting for (seen: that RunLauncher then never saw its
+// child exit). A zombie still owned by a RunLauncher hides the ones behind it until then.
 void ReapOrphans() {
-  int st;
-  while (waitpid(-1, &st, WNOHANG) > 0) {
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    {
+      std::lock_guard<std::mutex> lock(g_spawned_mu);
+      if (g_spawned.count(info.si_pid)) return;
+    }
+    waitpid(info.si_pid, nullptr, WNOHANG);
   }
 }
 
@@ -117,7 +132,13 @@ RunOutput RunLauncher(const std::vector<std::string>& argv, bool notify, int tim
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+  int rc;
+  {
+    // Registered before any other thread's ReapOrphans can see it exit.
+    std::lock_guard<std::mutex> lock(g_spawned_mu);
+    rc = posix_spawn(&pid, args[0], &fa, nullptr, args.data(), environ);
+    if (rc == 0) g_spawned.insert(pid);
+  }
   posix_spawn_file_actions_destroy(&fa);
   out_w.Reset();
   err_w.Reset();
@@ -140,6 +161,7 @@ RunOutput RunLauncher(const std::vector<std::string>& argv, bool notify, int tim
     if (exited_at < 0 && now > deadline) {
       r.timed_out = true;
       kill(pid, SIGKILL);
+      if (!pidfd || now > deadline + 5000) exited_at = now;  // cannot see the exit: stop
     }
     if (exited_at >= 0 && ((!out_r && !err_r) || now > exited_at + drain_ms)) break;
     pollfd p[5] = {{out_r.get(), POLLIN, 0},
@@ -184,6 +206,10 @@ RunOutput RunLauncher(const std::vector<std::string>& argv, bool notify, int tim
   }
   int st = 0;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  {
+    std::lock_guard<std::mutex> lock(g_spawned_mu);
+    g_spawned.erase(pid);
   }
   if (WIFEXITED(st)) r.exit_code = WEXITSTATUS(st);
   if (WIFSIGNALED(st)) r.term_signal = WTERMSIG(st);

@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from rely_common import (Daemon, TERMINAL, descendants, fd_count, open_db, proc_stat, rss_kb,
+from rely_common import (_cmdline, Daemon, TERMINAL, descendants, fd_count, open_db, proc_stat, rss_kb,
                          run_leftovers, src, sse_replay, threads, wait_until, zombies_of)
 
 RUNS = int(os.environ.get("HERO_KILLSTORM_RUNS", "1000"))
@@ -142,7 +142,8 @@ class KillStormTest(unittest.TestCase):
         # 0 zombies, nothing of the runs left, fds and RSS back to the baseline.
         self.assertEqual(wait_until(lambda: not zombies_of(pid), 5) and zombies_of(pid), [])
         wait_until(lambda: not run_leftovers(d)[0], 5)
-        self.assertEqual(run_leftovers(d)[0], [])
+        left = run_leftovers(d)[0]
+        self.assertEqual(left, [], [(p, b" ".join(_cmdline(p))[:200], proc_stat(p)) for p in left])
         wait_until(lambda: fd_count(pid) <= base_fd + FD_SLACK, 5)
         fds, rss, thr = fd_count(pid), rss_kb(pid), threads(pid)
         print("\nkillstorm: %d runs in %.1f s, %d SIGKILLs sent, %d runs died of them; statuses "

@@ -19,10 +19,6 @@ inline constexpr int kGroupFd = 9;    // synthesized /etc/group
 // Exit status of the launcher itself when it fails before exec: one line on stderr starting
 // with "hero_launcher: ", then exit 126. Anything else is the flow's (or bwrap's) status.
 inline constexpr int kExitLauncherFailure = 126;
-// Every run (and warm worker) runs this much nicer than the supervisor, so runs starting or
-// spinning by the thousand cannot starve the loop that reads their spans. A flow cannot undo
-// it: raising priority needs CAP_SYS_NICE or RLIMIT_NICE, and runs have neither.
-inline constexpr int kRunNice = 5;
 
 // Paths inside the untrusted sandbox.
 inline constexpr const char* kSandboxRuntimeDir = "/hero/rt";

@@ -94,6 +94,7 @@ const char* Value(const char* arg, const char* prefix) {
 }
 
 long ParseLong(const char* s, const char* what) {
+  errno = 0;
   char* end = nullptr;
   long v = strtol(s, &end, 10);
   if (errno != 0 || end == s || *end != '\0' || v < 0) Die("bad %s: '%s'", what, s);
@@ -415,10 +416,6 @@ void JoinCgroups(const Args& a) {
   const pid_t parent = getppid();
   // Own session and process group; no controlling terminal.
   if (setsid() < 0 && getsid(0) != getpid()) DieErrno("setsid");
-  // Below the supervisor (launcher_abi.h); inherited by everything the run starts.
-  if (setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + abi::kRunNice) != 0) {
-    DieErrno("setpriority");
-  }
   if (untrusted) {
     RequireFd(abi::kNotifyFd, "notify socket");
     CloseFrom(abi::kNotifyFd + 1);

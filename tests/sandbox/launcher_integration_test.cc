@@ -2,7 +2,6 @@
 // profiles. Needs root (uid switching); untrusted cases need what CheckUntrustedAvailable needs.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -181,22 +180,6 @@ TEST_P(LauncherTest, ThreadsStartUnderDefaultLimits) {
       "[t.start() for t in ts]; ev.set(); [t.join() for t in ts]; print('THREADS OK')\n");
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_TRUE(HasLine(r.out, "THREADS OK")) << r.Describe();
-}
-
-TEST_P(LauncherTest, RunIsNicerThanTheSupervisorAndCannotUndoIt) {
-  RunOutput r = Launch(
-      "import os\n"
-      "print('NICE', os.nice(0))\n"
-      "try:\n"
-      "    os.nice(-1)\n"
-      "    print('RAISED', os.nice(0))\n"
-      "except OSError as e:\n"
-      "    print('DENIED', e.errno)\n");
-  EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_TRUE(
-      HasLine(r.out, "NICE " + std::to_string(getpriority(PRIO_PROCESS, 0) + abi::kRunNice)))
-      << r.Describe();
-  EXPECT_TRUE(HasLine(r.out, "DENIED 1")) << r.Describe();  // EPERM
 }
 
 TEST_P(LauncherTest, LauncherFailureIsExit126WithMessage) {

@@ -515,29 +515,11 @@ void Supervisor::SpawnOffLoop(std::function<void()> work, std::function<void()> 
     return;
   }
   ++spawns_in_flight_;
-  spawn_queue_.push_back({std::move(work), std::move(done)});
-  NextSpawn();
-}
-
-void Supervisor::NextSpawn() {
-  // One spawn at a time: on 2 cores, parallel spawns only start more interpreters at once,
-  // and the loop thread then waits longer for a CPU (measured: loop lag p99 195 ms with four
-  // in parallel against ~100 ms with one, 1,000 runs starting).
-  if (spawn_running_ || spawn_queue_.empty()) return;
-  spawn_running_ = true;
-  PendingSpawn next = std::move(spawn_queue_.front());
-  spawn_queue_.pop_front();
   // `done` runs even if the Supervisor is gone (its owner then cleans up without it).
-  loop::QueueWork(loop_, std::move(next.work), [this, alive = alive_, done = std::move(next.done)] {
-    if (*alive) {
-      --spawns_in_flight_;
-      spawn_running_ = false;
-    }
+  loop::QueueWork(loop_, std::move(work), [this, alive = alive_, done = std::move(done)] {
+    if (*alive) --spawns_in_flight_;
     done();
-    if (*alive) {
-      ReapOrphans();
-      NextSpawn();
-    }
+    if (*alive) ReapOrphans();
   });
 }
 

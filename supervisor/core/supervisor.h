@@ -7,7 +7,6 @@
 #include <uv.h>
 
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -201,13 +200,7 @@ class Supervisor {
   std::set<uid_t> uids_in_use_;
   uid_t next_uid_ = 0;
   std::set<pid_t> tracked_pids_;
-  int spawns_in_flight_ = 0;  // SpawnOffLoop jobs queued or out; ReapOrphans waits meanwhile
-  struct PendingSpawn {
-    std::function<void()> work, done;
-  };
-  std::deque<PendingSpawn> spawn_queue_;
-  bool spawn_running_ = false;
-  void NextSpawn();
+  int spawns_in_flight_ = 0;  // SpawnOffLoop jobs out; ReapOrphans waits meanwhile
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   struct Helper;
   std::vector<std::unique_ptr<Helper>> helpers_;

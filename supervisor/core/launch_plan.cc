@@ -92,23 +92,6 @@ Result<SpawnedChild> SpawnWithChannels(ProcessLauncher* launcher, LaunchPlan pla
   return c;
 }
 
-Result<SandboxedChild> SpawnSandboxed(const SupervisorConfig& config,
-                                      const sandbox::CgroupHost& cgroups, ProcessLauncher* launcher,
-                                      const std::string& cgroup_name,
-                                      const sandbox::CgroupLimits& limits, LaunchInput in) {
-  SandboxedChild c;
-  if (cgroups.kind != sandbox::CgroupHost::kNone) {
-    auto cg = sandbox::RunCgroup::Create(cgroups, cgroup_name, limits);
-    if (!cg.ok()) return cg.status().WithContext("create the cgroup " + cgroup_name);
-    c.cgroup = std::make_unique<sandbox::RunCgroup>(std::move(cg).value());
-    in.cgroup_procs = c.cgroup->procs_files();
-  }
-  HERO_ASSIGN_OR_RETURN(LaunchPlan plan, PlanLaunch(config, in));
-  c.bwrap_main = plan.bwrap_main;
-  HERO_ASSIGN_OR_RETURN(c.ends, SpawnWithChannels(launcher, std::move(plan)));
-  return c;
-}
-
 SpawnSpec PlanKillSweep(const SupervisorConfig& config, uid_t uid, int sig) {
   SpawnSpec s;
   s.path = config.runtime_dir + "/bin/hero_launcher";

@@ -1,10 +1,9 @@
 // PlanLaunch: turns a run into a sandbox policy (sandbox/) and the launcher's SpawnSpec.
-// Pure apart from reading the config. Any thread (reads only its arguments).
+// Pure apart from reading the config. Loop thread.
 #pragma once
 
 #include <sys/types.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -50,19 +49,6 @@ struct SpawnedChild {
 // Creates the channels (span socket non-blocking on our side), spawns plan.spec with /dev/null
 // at fd 0 and the child's ends at 1-4, then closes the child's ends (else EOF never comes).
 Result<SpawnedChild> SpawnWithChannels(ProcessLauncher* launcher, LaunchPlan plan);
-// What a start leaves behind in its sandbox: the cgroup (if the host has cgroups) and the child.
-struct SandboxedChild {
-  std::unique_ptr<sandbox::RunCgroup> cgroup;
-  SpawnedChild ends;
-  bool bwrap_main = false;  // the launcher execs bwrap
-};
-// The slow half of a start, shared by runs and warm-pool workers: creates the cgroup
-// `cgroup_name` with `limits`, plans the launch of `in` (joining that cgroup) and spawns it.
-// Reads only its arguments: any thread when `launcher` is ThreadSafe (Supervisor::SpawnOffLoop).
-Result<SandboxedChild> SpawnSandboxed(const SupervisorConfig& config,
-                                      const sandbox::CgroupHost& cgroups, ProcessLauncher* launcher,
-                                      const std::string& cgroup_name,
-                                      const sandbox::CgroupLimits& limits, LaunchInput in);
 // argv for the kill sweep: every process of `uid` gets `sig` (never the supervisor).
 SpawnSpec PlanKillSweep(const SupervisorConfig& config, uid_t uid, int sig);
 

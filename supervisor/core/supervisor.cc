@@ -25,7 +25,6 @@
 #include "supervisor/core/proc_scan.h"
 #include "supervisor/core/run.h"
 #include "supervisor/core/warm_pool.h"
-#include "supervisor/loop/work.h"
 
 namespace hero::core {
 
@@ -46,7 +45,6 @@ Supervisor::Supervisor(uv_loop_t* loop, SupervisorConfig config, store::Store* s
     : loop_(loop), config_(std::move(config)), store_(store), launcher_(launcher), clock_(clock) {}
 
 Supervisor::~Supervisor() {
-  *alive_ = false;
   pool_.reset();
   runs_.clear();
   graveyard_.clear();
@@ -508,27 +506,12 @@ void Supervisor::OnSigchld(uv_signal_t* h, int) {
   if (auto* sup = static_cast<Supervisor*>(h->data)) sup->ReapOrphans();
 }
 
-void Supervisor::SpawnOffLoop(std::function<void()> work, std::function<void()> done) {
-  if (!launcher_->ThreadSafe()) {  // a test's fake launcher: inline
-    work();
-    done();
-    return;
-  }
-  ++spawns_in_flight_;
-  // `done` runs even if the Supervisor is gone (its owner then cleans up without it).
-  loop::QueueWork(loop_, std::move(work), [this, alive = alive_, done = std::move(done)] {
-    if (*alive) --spawns_in_flight_;
-    done();
-    if (*alive) ReapOrphans();
-  });
-}
-
 void Supervisor::ReapOrphans() {
   // Orphans of runs re-parent to us (subreaper). Peek at exited children without reaping
   // (WNOWAIT) and reap only untracked ones: tracked pids are reaped through their pidfd, and
   // waitpid(-1) would steal their exit status. A tracked zombie hides those behind it until
   // its pidfd reap, after which this runs again. No /proc scan: that is O(host processes).
-  // While a spawn is out on the thread pool (SpawnOffLoop) its pid is not tracked yet: reaping now
+  // While a run's spawn is out on the thread pool its pid is not tracked yet: reaping now
   // could take its exit status, so wait (the spawn's continuation calls this again).
   if (spawns_in_flight_ > 0) return;
   for (int i = 0; i < 256; ++i) {

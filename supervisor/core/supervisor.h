@@ -170,12 +170,6 @@ class Supervisor {
   // steal its exit status. Loop thread only.
   void TrackPid(pid_t pid) { tracked_pids_.insert(pid); }
   void UntrackPid(pid_t pid) { tracked_pids_.erase(pid); }
-  // Runs `work` (which spawns, e.g. SpawnSandboxed) on the thread pool when the launcher is
-  // ThreadSafe, else inline; then `done` on the loop thread, which must TrackPid the child.
-  // posix_spawn's vfork suspends the calling thread until the child has exec'ed (15-22 ms
-  // with thousands of fds open): off the loop, no run waits for it. Until `done` has run,
-  // ReapOrphans leaves zombies alone (the new pid is not tracked yet).
-  void SpawnOffLoop(std::function<void()> work, std::function<void()> done);
   void OnRunDone(Run* run);  // the run is terminal and acknowledged; destroy it soon
 
  private:
@@ -200,8 +194,7 @@ class Supervisor {
   std::set<uid_t> uids_in_use_;
   uid_t next_uid_ = 0;
   std::set<pid_t> tracked_pids_;
-  int spawns_in_flight_ = 0;  // SpawnOffLoop jobs out; ReapOrphans waits meanwhile
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  int spawns_in_flight_ = 0;  // Run::Start spawns on the thread pool; ReapOrphans waits
   struct Helper;
   std::vector<std::unique_ptr<Helper>> helpers_;
   UvHandle<uv_signal_t> sigchld_;

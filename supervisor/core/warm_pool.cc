@@ -6,9 +6,7 @@
 //   moves into the Run at dispatch; a worker that dies or is recycled gets the same kill sweep
 //   and cleanup as a finished run;
 // - at most one pre-start is in flight per pool and none while hold() says the run queue is
-//   saturated: the pool's CPU budget;
-// - a pre-start's files, cgroup and spawn run on the thread pool (PreStart); a worker whose
-//   pre-start completes after Shutdown is killed and cleaned up at once.
+//   saturated: the pool's CPU budget.
 #include "supervisor/core/warm_pool.h"
 
 #include <fcntl.h>
@@ -56,10 +54,7 @@ WarmPool::WarmPool(Supervisor* sup, WarmPoolOptions opts) : sup_(sup), opts_(opt
   stats_.size = opts_.size;
 }
 
-WarmPool::~WarmPool() {
-  Shutdown();
-  *alive_ = false;
-}
+WarmPool::~WarmPool() { Shutdown(); }
 
 void WarmPool::Start(const std::vector<PoolKey>& keys) {
   if (!enabled() || shut_down_) return;
@@ -114,7 +109,6 @@ void WarmPool::Refill(Pool& p) {
   if (!enabled() || shut_down_) return;
   if (hold_ && hold_()) return;
   if (std::chrono::steady_clock::now() < p.retry_at) return;
-  if (p.spawning) return;  // one pre-start in flight per pool
   int live = 0;
   for (const auto& s : p.slots) {
     if (s->killing) continue;
@@ -136,75 +130,45 @@ void WarmPool::NoteFailure(Pool& p) {
   p.retry_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(250 << p.failures);
 }
 
-// A pre-start's slow half, on the thread pool (Supervisor::SpawnOffLoop): the workdir, the
-// cgroup and the spawn, from copies. The worker's uid lease was taken on the loop.
-struct WarmPool::PreStart {
-  std::unique_ptr<WarmWorker> w;
-  SupervisorConfig config;
-  sandbox::CgroupHost cgroups;
-  ProcessLauncher* launcher = nullptr;
-  std::string cgroup_name;
-  sandbox::CgroupLimits limits;
-  LaunchInput in;
-  std::optional<uid_t> owner;
-  Status status;
-
-  void Execute() { status = Steps(); }
-  Status Steps() {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    fs::remove_all(w->workdir, ec);
-    fs::create_directories(w->workdir, ec);
-    if (ec) return IoError("create workdir " + w->workdir + ": " + ec.message());
-    if (owner && ::chown(w->workdir.c_str(), *owner, *owner) != 0)
-      return Status::FromErrno(errno, "chown workdir");
-    ::chmod(w->workdir.c_str(), 0700);
-    HERO_ASSIGN_OR_RETURN(SandboxedChild c,
-                          SpawnSandboxed(config, cgroups, launcher, cgroup_name, limits, in));
-    w->cgroup = std::move(c.cgroup);
-    w->ends = std::move(c.ends);
-    return Status::Ok();
-  }
-  // The pool is gone or shut down: the worker must not outlive it.
-  void KillWorker() {
-    if (w->ends.proc.pid <= 0) return;
-    ::kill(-w->ends.proc.pid, SIGKILL);
-    ::kill(w->ends.proc.pid, SIGKILL);
-    while (::waitpid(w->ends.proc.pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    w->ends.proc.pid = -1;
-  }
-};
-
 Status WarmPool::StartOne(Pool& p) {
+  namespace fs = std::filesystem;
+  auto w = std::make_unique<WarmWorker>();
+  w->key = p.key;
   if (p.key.profile == Profile::kUntrusted && !sup_->untrusted_unavailable().empty()) {
     return FailedPrecondition(sup_->untrusted_unavailable());
   }
-  auto job = std::make_shared<PreStart>();
-  job->w = std::make_unique<WarmWorker>();
-  WarmWorker& w = *job->w;
-  w.key = p.key;
   const int64_t seq = ++seq_;
   const std::string name = "pool-" + std::to_string(::getpid()) + "-" + std::to_string(seq);
   uid_t uid = 0;
   if (sup_->per_run_uids()) {
-    HERO_ASSIGN_OR_RETURN(w.lease, sup_->AcquireUid());
-    uid = w.lease.uid;
-    w.has_uid = true;
-    job->owner = uid;
+    HERO_ASSIGN_OR_RETURN(w->lease, sup_->AcquireUid());
+    uid = w->lease.uid;
+    w->has_uid = true;
   }
-  w.workdir = sup_->work_root() + "/." + name;
-  job->config = sup_->config();
-  job->cgroups = sup_->cgroups();
-  job->launcher = sup_->launcher();
-  job->cgroup_name = name;
-  job->limits.memory_bytes = static_cast<uint64_t>(p.key.memory_bytes);
-  job->limits.pids_max = static_cast<uint64_t>(p.key.processes);
-  LaunchInput& in = job->in;
+  // From here on a failure must undo the lease, workdir and cgroup: Cleanup does.
+  struct Undo {
+    WarmPool* pool;
+    WarmWorker* w;
+    bool armed = true;
+    ~Undo() {
+      if (armed) pool->Cleanup(*w);
+    }
+  } undo{this, w.get()};
+
+  w->workdir = sup_->work_root() + "/." + name;
+  std::error_code ec;
+  fs::remove_all(w->workdir, ec);
+  fs::create_directories(w->workdir, ec);
+  if (ec) return IoError("create workdir " + w->workdir + ": " + ec.message());
+  if (w->has_uid && ::chown(w->workdir.c_str(), uid, uid) != 0)
+    return Status::FromErrno(errno, "chown workdir");
+  ::chmod(w->workdir.c_str(), 0700);
+
+  LaunchInput in;
   in.profile = p.key.profile;
   in.uid = uid;
   in.gid = uid;
-  in.workdir = w.workdir;
+  in.workdir = w->workdir;
   in.network = p.key.network;
   in.warm = true;
   in.limits = sup_->config().default_limits;
@@ -212,38 +176,28 @@ Status WarmPool::StartOne(Pool& p) {
   in.limits.file_size_bytes = p.key.file_size_bytes;
   in.limits.processes = p.key.processes;
   in.limits.cpu_seconds = opts_.cpu_cap_seconds;
-  p.spawning = true;  // one pre-start in flight per pool
-  sup_->SpawnOffLoop([job] { job->Execute(); },
-                     [this, job, alive = std::weak_ptr<bool>(alive_), pool = &p] {
-                       if (auto a = alive.lock(); !a || !*a) {
-                         job->KillWorker();  // the pool and its supervisor are gone
-                         return;
-                       }
-                       OnPreStarted(*pool, *job);
-                     });
-  return Status::Ok();
-}
-
-void WarmPool::OnPreStarted(Pool& p, PreStart& job) {
-  p.spawning = false;
-  if (shut_down_ || !job.status.ok()) {
-    job.KillWorker();
-    Cleanup(*job.w);  // lease, workdir, cgroup
-    if (shut_down_) return;
-    NoteFailure(p);
-    HERO_LOG(kWarn) << "warm pool (" << ProfileName(p.key.profile)
-                    << "): pre-start failed: " << job.status.ToString();
-    return;
+  if (sup_->cgroups().kind != sandbox::CgroupHost::kNone) {
+    sandbox::CgroupLimits cl;
+    cl.memory_bytes = static_cast<uint64_t>(p.key.memory_bytes);
+    cl.pids_max = static_cast<uint64_t>(p.key.processes);
+    auto cg = sandbox::RunCgroup::Create(sup_->cgroups(), name, cl);
+    if (!cg.ok()) return cg.status().WithContext("create the worker's cgroup");
+    w->cgroup = std::make_unique<sandbox::RunCgroup>(std::move(cg).value());
+    in.cgroup_procs = w->cgroup->procs_files();
   }
+  HERO_ASSIGN_OR_RETURN(LaunchPlan plan, PlanLaunch(sup_->config(), in));
+
+  HERO_ASSIGN_OR_RETURN(w->ends, SpawnWithChannels(sup_->launcher(), std::move(plan)));
+  undo.armed = false;
   ++stats_.started;
-  sup_->TrackPid(job.w->ends.proc.pid);
+  sup_->TrackPid(w->ends.proc.pid);
 
   auto slot = std::make_unique<Slot>();
   Slot* s = slot.get();
   s->owner = this;
   s->pool = &p;
   s->born = std::chrono::steady_clock::now();
-  s->w = std::move(job.w);
+  s->w = std::move(w);
   uv_loop_t* loop = sup_->loop();
   uv_poll_init(loop, s->pid_poll.Allocate(s), s->w->ends.proc.pidfd.get());
   s->pid_poll.Initialized();
@@ -252,6 +206,7 @@ void WarmPool::OnPreStarted(Pool& p, PreStart& job) {
   s->span_poll.Initialized();
   uv_poll_start(s->span_poll.get(), UV_READABLE, &WarmPool::OnSpanReadable);
   p.slots.push_back(std::move(slot));
+  return Status::Ok();
 }
 
 void WarmPool::OnSpanReadable(uv_poll_t* h, int status, int) {
@@ -412,7 +367,6 @@ PoolStats WarmPool::stats() const {
   s.idle = 0;
   s.starting = 0;
   for (const auto& [key, p] : pools_) {
-    if (p->spawning) ++s.starting;
     for (const auto& slot : p->slots) {
       if (slot->killing) continue;
       if (slot->ready) {

@@ -117,18 +117,14 @@ class WarmPool {
   struct Pool {
     PoolKey key;
     std::list<std::unique_ptr<Slot>> slots;
-    int failures = 0;       // consecutive failed pre-starts (back-off)
-    bool spawning = false;  // a pre-start is out on the thread pool
+    int failures = 0;  // consecutive failed pre-starts (back-off)
     std::chrono::steady_clock::time_point retry_at;
   };
 
   Pool& PoolFor(const PoolKey& key);
   void Refill(Pool& p);
   void NoteFailure(Pool& p);
-  struct PreStart;  // warm_pool.cc: the part of a pre-start that runs on the thread pool
-  // Takes the uid lease and hands the rest of the pre-start to the thread pool.
   Status StartOne(Pool& p);
-  void OnPreStarted(Pool& p, PreStart& job);
   void Kill(Slot& s);
   void OnExited(Slot* s);
   void Discard(Pool& p, Slot* s);
@@ -145,7 +141,6 @@ class WarmPool {
   bool shut_down_ = false;
   int64_t seq_ = 0;
   PoolStats stats_;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace hero::core

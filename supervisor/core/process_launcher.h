@@ -1,7 +1,6 @@
 // ProcessLauncher: starts a child program without running code between fork and exec in the
 // (multithreaded) supervisor: posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK)) plus a pidfd.
-// Behind an interface so the run state machine is tested with a fake. Loop thread only,
-// unless ThreadSafe() says otherwise.
+// Behind an interface so the run state machine is tested with a fake. Loop thread only.
 #pragma once
 
 #include <sys/types.h>
@@ -32,14 +31,11 @@ class ProcessLauncher {
   virtual ~ProcessLauncher() = default;
   // Errors: kResourceExhausted (EAGAIN/ENOMEM/EMFILE: retry later), kNotFound, kIo.
   virtual Result<SpawnedProcess> Spawn(const SpawnSpec& spec) = 0;
-  // Whether Spawn may be called from a thread-pool thread (Run::Start spawns off the loop).
-  virtual bool ThreadSafe() const { return false; }
 };
 
 class PosixSpawnLauncher final : public ProcessLauncher {
  public:
   Result<SpawnedProcess> Spawn(const SpawnSpec& spec) override;
-  bool ThreadSafe() const override { return true; }  // no state; posix_spawn is
 };
 
 }  // namespace hero::core

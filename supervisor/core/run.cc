@@ -77,89 +77,37 @@ Run::~Run() {
   if (uid_acquired_) sup_->ReleaseUid(uid_);
 }
 
-Run::Files Run::FilesFor() const {
-  Files f;
-  f.dir = sup_->config().data_dir + "/runs/" + std::to_string(id_.value);
-  f.source_path = f.dir + "/flow.py";
-  f.input_path = f.dir + "/input.json";
-  f.workdir = sup_->work_root() + "/" + std::to_string(id_.value);
-  return f;
-}
-
-Status Run::WriteFiles(const Files& f, std::string_view source, std::string_view input,
-                       const std::string& pooled_workdir, std::optional<uid_t> owner) {
+Status Run::PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir,
+                         const std::string& pooled_workdir) {
   namespace fs = std::filesystem;
+  std::string dir = sup_->config().data_dir + "/runs/" + std::to_string(id_.value);
   std::error_code ec;
-  fs::create_directories(f.dir, ec);
-  if (ec) return IoError("create run directory " + f.dir + ": " + ec.message());
-  ::chmod(f.dir.c_str(), 0700);
-  HERO_RETURN_IF_ERROR(WriteFile(f.source_path, source, 0600));
-  HERO_RETURN_IF_ERROR(WriteFile(f.input_path, input, 0600));
-  fs::remove_all(f.workdir, ec);  // a leftover of an earlier database with the same id
+  fs::create_directories(dir, ec);
+  if (ec) return IoError("create run directory " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  *source_path = dir + "/flow.py";
+  *input_path = dir + "/input.json";
+  HERO_RETURN_IF_ERROR(WriteFile(*source_path, req_.source, 0600));
+  HERO_RETURN_IF_ERROR(WriteFile(*input_path, req_.input_json, 0600));
+  *workdir = sup_->work_root() + "/" + std::to_string(id_.value);
+  fs::remove_all(*workdir, ec);  // a leftover of an earlier database with the same id
   if (!pooled_workdir.empty()) {
     // The worker's cwd follows the directory (same inode); the boot updates HOME and TMPDIR.
-    if (::rename(pooled_workdir.c_str(), f.workdir.c_str()) != 0) {
-      return Status::FromErrno(errno, "rename the pooled workdir to " + f.workdir);
+    if (::rename(pooled_workdir.c_str(), workdir->c_str()) != 0) {
+      return Status::FromErrno(errno, "rename the pooled workdir to " + *workdir);
     }
     return Status::Ok();  // created, chowned and chmod-ed at pre-start
   }
-  fs::create_directories(f.workdir, ec);
-  if (ec) return IoError("create workdir " + f.workdir + ": " + ec.message());
-  if (owner && ::chown(f.workdir.c_str(), *owner, *owner) != 0) {
-    return Status::FromErrno(errno, "chown workdir");
+  fs::create_directories(*workdir, ec);
+  if (ec) return IoError("create workdir " + *workdir + ": " + ec.message());
+  if (uid_acquired_) {
+    if (::chown(workdir->c_str(), uid_, uid_) != 0) {
+      return Status::FromErrno(errno, "chown workdir");
+    }
   }
-  ::chmod(f.workdir.c_str(), 0700);
+  ::chmod(workdir->c_str(), 0700);
   return Status::Ok();
 }
-
-// A cold start's slow half, on libuv's thread pool: the run's files, its cgroup (a cgroup v1
-// memory mkdir takes 15-22 ms once many runs are alive) and the spawn (posix_spawn's vfork
-// suspends the calling thread until the child has exec'ed: 15-22 ms with ~6,000 fds open).
-// On the loop thread both stalled every run. Everything the pool thread reads is a copy.
-struct Run::ColdStart {
-  // In.
-  SupervisorConfig config;
-  sandbox::CgroupHost cgroups;
-  ProcessLauncher* launcher = nullptr;
-  Files files;
-  std::string source, input;
-  std::optional<uid_t> owner;
-  std::string cgroup_name;
-  sandbox::CgroupLimits cgroup_limits;
-  LaunchInput in;
-  // Out.
-  Status status;
-  std::unique_ptr<sandbox::RunCgroup> cgroup;
-  std::optional<SpawnedChild> spawned;
-  bool bwrap_main = false;
-
-  void Execute() { status = Steps(); }
-  Status Steps() {
-    HERO_RETURN_IF_ERROR(WriteFiles(files, source, input, std::string(), owner));
-    source.clear();
-    source.shrink_to_fit();
-    input.clear();
-    input.shrink_to_fit();
-    if (cgroups.kind != sandbox::CgroupHost::kNone) {
-      auto cg = sandbox::RunCgroup::Create(cgroups, cgroup_name, cgroup_limits);
-      if (!cg.ok()) return cg.status().WithContext("create the run's cgroup");
-      cgroup = std::make_unique<sandbox::RunCgroup>(std::move(cg).value());
-      in.cgroup_procs = cgroup->procs_files();
-    }
-    HERO_ASSIGN_OR_RETURN(LaunchPlan plan, PlanLaunch(config, in));
-    bwrap_main = plan.bwrap_main;
-    HERO_ASSIGN_OR_RETURN(SpawnedChild c, SpawnWithChannels(launcher, std::move(plan)));
-    spawned = std::move(c);
-    return Status::Ok();
-  }
-  // The Run is gone (the supervisor is being destroyed): nothing may outlive it.
-  void Abandon() {
-    if (!spawned) return;
-    ::kill(spawned->proc.pid, SIGKILL);
-    ::waitpid(spawned->proc.pid, nullptr, 0);
-    if (cgroup) (void)cgroup->KillAll(std::chrono::milliseconds(0));
-  }
-};
 
 Status Run::Start() {
   if (req_.profile == Profile::kUntrusted && !sup_->untrusted_unavailable().empty()) {
@@ -171,18 +119,7 @@ Status Run::Start() {
     rec_.run_uid = uid_;
     uid_acquired_ = true;
   }
-  auto job = std::make_shared<ColdStart>();
-  job->config = sup_->config();
-  job->cgroups = sup_->cgroups();
-  job->launcher = sup_->launcher();
-  job->files = FilesFor();
-  job->source = req_.source;
-  job->input = req_.input_json;
-  if (uid_acquired_) job->owner = uid_;
-  job->cgroup_name = "run-" + std::to_string(id_.value);
-  job->cgroup_limits.memory_bytes = static_cast<uint64_t>(limits_.memory_bytes);
-  job->cgroup_limits.pids_max = static_cast<uint64_t>(limits_.processes);
-  LaunchInput& in = job->in;
+  LaunchInput in;
   in.id = id_;
   in.profile = req_.profile;
   in.uid = uid_;
@@ -192,45 +129,26 @@ Status Run::Start() {
   in.source_name = req_.source_name;
   in.limits = limits_;
   in.network = req_.network;
-  in.source_path = job->files.source_path;
-  in.input_path = job->files.input_path;
-  in.workdir = job->files.workdir;
+  HERO_RETURN_IF_ERROR(PrepareFiles(&in.source_path, &in.input_path, &in.workdir));
+  if (sup_->cgroups().kind != sandbox::CgroupHost::kNone) {
+    sandbox::CgroupLimits cl;
+    cl.memory_bytes = static_cast<uint64_t>(limits_.memory_bytes);
+    cl.pids_max = static_cast<uint64_t>(limits_.processes);
+    auto cg = sandbox::RunCgroup::Create(sup_->cgroups(), "run-" + std::to_string(id_.value), cl);
+    if (!cg.ok()) return cg.status().WithContext("create the run's cgroup");
+    cgroup_ = std::make_unique<sandbox::RunCgroup>(std::move(cg).value());
+    in.cgroup_procs = cgroup_->procs_files();
+  }
   rec_.workdir = in.workdir;
   rec_.source_path = in.source_path;
+  HERO_ASSIGN_OR_RETURN(LaunchPlan plan, PlanLaunch(sup_->config(), in));
+  bwrap_main_ = plan.bwrap_main;
 
-  if (!sup_->launcher()->ThreadSafe()) {  // a test's fake launcher: the same steps, inline
-    job->Execute();
-    OnColdStarted(*job);
-    return Status::Ok();
-  }
-  // Zombies of a child spawned on the pool thread but not yet tracked must not be reaped as
-  // orphans (their exit status belongs to the run): ReapOrphans waits while a spawn is out.
-  ++sup_->spawns_in_flight_;
-  loop::QueueWork(
-      sup_->loop(), [job] { job->Execute(); },
-      [job, sup = sup_, alive = std::weak_ptr<bool>(alive_), this] {
-        --sup->spawns_in_flight_;
-        if (auto a = alive.lock(); a && *a) {
-          OnColdStarted(*job);
-        } else {
-          job->Abandon();
-        }
-        sup->ReapOrphans();
-      });
-  return Status::Ok();
-}
-
-void Run::OnColdStarted(ColdStart& job) {
-  cgroup_ = std::move(job.cgroup);
-  bwrap_main_ = job.bwrap_main;
-  if (!job.status.ok()) {
-    FailStart(job.status);
-    return;
-  }
-  sup_->tracked_pids_.insert(job.spawned->proc.pid);
+  HERO_ASSIGN_OR_RETURN(SpawnedChild spawned, SpawnWithChannels(sup_->launcher(), std::move(plan)));
+  sup_->tracked_pids_.insert(spawned.proc.pid);
   Child c;
-  c.ends = std::move(*job.spawned);
-  if (Status s = Attach(std::move(c)); !s.ok()) FailStart(s);
+  c.ends = std::move(spawned);
+  return Attach(std::move(c));
 }
 
 Status Run::StartWarm(std::unique_ptr<WarmWorker> worker) {
@@ -251,11 +169,10 @@ Status Run::StartWarm(std::unique_ptr<WarmWorker> worker) {
   c.ends = std::move(w.ends);
   c.pending = std::move(w.pending);
   rec_.workdir = w.workdir;  // removed at the end even if the rename below fails
-  Files files = FilesFor();
-  HERO_RETURN_IF_ERROR(
-      WriteFiles(files, req_.source, req_.input_json, w.workdir, /*owner=*/std::nullopt));
-  rec_.workdir = files.workdir;
-  rec_.source_path = files.source_path;
+  std::string source_path, input_path, workdir;
+  HERO_RETURN_IF_ERROR(PrepareFiles(&source_path, &input_path, &workdir, w.workdir));
+  rec_.workdir = workdir;
+  rec_.source_path = source_path;
   c.dispatch = DispatchLine();
   return Attach(std::move(c));
 }

@@ -31,10 +31,7 @@ class Run final : public spans::AssemblerSink {
       Supervisor::FinishedFn finished);
   ~Run() override;
 
-  // Writes the run's files, creates its cgroup, builds the sandbox plan and spawns the
-  // launcher: on the thread pool when the launcher is thread-safe, the run staying kPreparing
-  // until the loop attaches the child (a failure then ends it through FailStart). Errors
-  // returned here are synchronous (no untrusted tier, no uid free): the caller calls FailStart.
+  // Writes the run's files, builds the sandbox plan and spawns the launcher.
   Status Start();
   // Adopts a pre-started worker of the warm pool (its uid lease, cgroup, workdir, process and
   // fds), writes the run's files and sends the `dispatch` message. Timers start here, as in
@@ -78,18 +75,9 @@ class Run final : public spans::AssemblerSink {
     std::string dispatch;  // a line to send first (a warm worker's dispatch), "" = none
   };
 
-  // The run's files: its directory (flow.py, input.json) and its workdir.
-  struct Files {
-    std::string dir, source_path, input_path, workdir;
-  };
-  struct ColdStart;  // run.cc: the part of Start() that runs on the thread pool
-  Files FilesFor() const;
-  // Writes the files; any thread (filesystem only). `pooled_workdir`: a warm worker's
-  // workdir, renamed to the run's instead of creating one; `owner`: chown the new workdir.
-  static Status WriteFiles(const Files& f, std::string_view source, std::string_view input,
-                           const std::string& pooled_workdir, std::optional<uid_t> owner);
-  // Start()'s continuation on the loop thread: attach the spawned child, or FailStart.
-  void OnColdStarted(ColdStart& job);
+  // `pooled_workdir`: a warm worker's workdir, renamed to the run's instead of creating one.
+  Status PrepareFiles(std::string* source_path, std::string* input_path, std::string* workdir,
+                      const std::string& pooled_workdir = std::string());
   Status Attach(Child c);
   std::string DispatchLine() const;
   Status OpenPipe(Pipe& p, UniqueFd fd, const char* stream);

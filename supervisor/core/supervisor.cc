@@ -511,9 +511,6 @@ void Supervisor::ReapOrphans() {
   // (WNOWAIT) and reap only untracked ones: tracked pids are reaped through their pidfd, and
   // waitpid(-1) would steal their exit status. A tracked zombie hides those behind it until
   // its pidfd reap, after which this runs again. No /proc scan: that is O(host processes).
-  // While a run's spawn is out on the thread pool its pid is not tracked yet: reaping now
-  // could take its exit status, so wait (the spawn's continuation calls this again).
-  if (spawns_in_flight_ > 0) return;
   for (int i = 0; i < 256; ++i) {
     siginfo_t info{};
     if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) break;

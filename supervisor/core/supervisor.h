@@ -194,7 +194,6 @@ class Supervisor {
   std::set<uid_t> uids_in_use_;
   uid_t next_uid_ = 0;
   std::set<pid_t> tracked_pids_;
-  int spawns_in_flight_ = 0;  // Run::Start spawns on the thread pool; ReapOrphans waits
   struct Helper;
   std::vector<std::unique_ptr<Helper>> helpers_;
   UvHandle<uv_signal_t> sigchld_;

@@ -49,15 +49,6 @@ std::string StrP(const Params& p, std::string_view name, std::string_view def = 
   return std::string(HasP(p, name) ? p.GetString(name) : def);
 }
 
-// Runs `work` on libuv's thread pool and `done(result)` back on the loop: building and
-// rendering a 10^5-span tree takes the better part of a second, during which the loop would
-// read no run's socket (measured: a neighbour's ingest latency 1.7 s while a client fetched a
-// flood run's tree).
-void RenderOffLoop(uv_loop_t* loop, std::function<std::string()> work,
-                   std::function<void(std::string)> done) {
-  loop::QueueWorkWithResult(loop, std::move(work), std::move(done));
-}
-
 void ReadFileAsync(uv_loop_t* loop, std::string path,
                    std::function<void(Result<std::string>)> done) {
   loop::QueueWorkWithResult(
@@ -933,7 +924,11 @@ void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
                         auto rows = std::make_shared<
                             std::pair<std::vector<store::SpanRow>, std::vector<store::LogRow>>>(
                             std::move(spans), std::move(logs).value());
-                        RenderOffLoop(
+                        // On the thread pool: building and rendering a 10^5-span tree
+                        // takes the better part of a second, during which the loop would
+                        // read no run's socket (measured: a neighbour's ingest latency
+                        // 1.7 s while a client fetched a flood run's tree).
+                        loop::QueueWorkWithResult(
                             loop_,
                             [rows]() mutable {
                               SpanTree tree =

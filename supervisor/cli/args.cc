@@ -49,7 +49,7 @@ Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
 std::optional<double> ParseSeconds(const std::string& text, double max_seconds) {
   char* end = nullptr;
   double s = std::strtod(text.c_str(), &end);  // `text` outlives `end`
-  if (text.empty() || end == nullptr || *end != '\0' || !(s > 0) || s > max_seconds) {
+  if (text.empty() || *end != '\0' || !(s > 0) || s > max_seconds) {
     return std::nullopt;
   }
   return s;

@@ -171,6 +171,10 @@ Status Migrate(Db& db, std::span<const Migration> migrations) {
     if (m.version <= current) continue;
     HERO_CHECK(m.version == current + 1);  // the list has no gaps
     HERO_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
+    // Read again under the write lock: another process opening the same file (two CLI runs
+    // on a new data dir) may have applied this migration since the read above.
+    HERO_ASSIGN_OR_RETURN(current, db.QueryInt("PRAGMA user_version"));
+    if (m.version <= current) continue;  // the transaction rolls back: nothing written
     std::string where = "migration to schema version " + std::to_string(m.version);
     HERO_RETURN_IF_ERROR(db.Exec(m.sql).WithContext(where));
     HERO_ASSIGN_OR_RETURN(Statement st,

@@ -87,6 +87,9 @@ Result<Db> Db::Open(const std::string& path) {
     return s;
   }
   sqlite3_extended_result_codes(raw, 1);
+  // Before the first statement: switching to WAL and reading the schema version take locks
+  // that another process opening the same file (a second CLI run) may hold for a moment.
+  sqlite3_busy_timeout(raw, 5000);
   g_live_connections.fetch_add(1);
   return Db(raw);
 }

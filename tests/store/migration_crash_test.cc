@@ -246,5 +246,32 @@ TEST_F(MigrationCrashTest, ANewerSchemaIsRefusedAndLeftUntouched) {
   EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM runs"), 2);
 }
 
+// Regression (found by scripts/stress.sh finish): two CLI runs on a new data dir opened the
+// same new file at once; one failed "database is locked" (WAL switch before busy_timeout),
+// or "table schema_version already exists" (both migrated from version 0).
+TEST_F(MigrationCrashTest, TwoProcessesOpeningANewDatabaseAtOnceBothSucceed) {
+  for (int round = 0; round < 20; ++round) {
+    const std::string path = (dir_ / ("new" + std::to_string(round) + ".db")).string();
+    Status results[2];
+    auto open = [&path](Status* out) {
+      auto db = Db::Open(path);
+      if (!db.ok()) {
+        *out = db.status();
+        return;
+      }
+      Status s = ApplyPragmas(*db);
+      *out = s.ok() ? Migrate(*db) : s;
+    };
+    std::thread a(open, &results[0]), b(open, &results[1]);
+    a.join();
+    b.join();
+    for (const Status& s : results)
+      ASSERT_TRUE(s.ok()) << "round " << round << ": " << s.ToString();
+    Db db = Db::Open(path).value();
+    EXPECT_EQ(Int(db, "SELECT COUNT(*) FROM schema_version"), SchemaVersion());
+    EXPECT_EQ(Int(db, "PRAGMA user_version"), SchemaVersion());
+  }
+}
+
 }  // namespace
 }  // namespace hero::store

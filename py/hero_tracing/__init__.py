@@ -23,6 +23,7 @@ _BG_FLUSH_S = 0.01                 # background flusher delay after the first bu
 _LOG_CHUNK = 131072                # chars per span_log line (keeps lines far below 1 MiB)
 _TAGS_MAX = 65536                  # bytes of tag JSON per event before values are shortened
 _OUTPUT_MAX = 1000000              # bytes of result JSON before the output is replaced
+_SHUTDOWN_WAIT_S = 5.0             # at exit: longest wait for the flusher and the channel
 
 
 class Failed(Exception):
@@ -64,7 +65,8 @@ _size = 0                   # chars in _buf
 _last_flush = 0             # ts (µs) of the last flush
 _lock = _thread.allocate_lock()
 _kick = _thread.allocate_lock()   # held while the background flusher has nothing to do
-_flusher_started = False
+_flusher_alive = _thread.allocate_lock()   # held from the flusher's start until it returns
+_closing = False            # _shutdown() ran: the channel is closed, captures write raw fds
 _idstr = map(str, _count(1))   # span ids "1", "2", ... (a forked child prefixes "p<pid>.")
 _root = None                # the run's root span while it is open
 _cur = ContextVar("hero_tracing_span", default=None)
@@ -96,27 +98,70 @@ def _flush_locked():
         _active = False
 
 
-def _bg_flusher():
+def _bg_flusher(alive):
     global _last_flush
     from time import sleep
-    while True:
-        _kick.acquire()
-        sleep(_BG_FLUSH_S)
-        with _lock:
-            if _buf:
-                if not _fake_clock:   # the fake clock advances only with events
-                    _last_flush = _time_ns() // 1000
-                _flush_locked()
+    try:
+        while not _closing:
+            _kick.acquire()
+            if _closing:
+                break
+            sleep(_BG_FLUSH_S)
+            with _lock:
+                if _buf and not _closing:
+                    if not _fake_clock:   # the fake clock advances only with events
+                        _last_flush = _time_ns() // 1000
+                    _flush_locked()
+    finally:
+        alive.release()
 
 
 def _start_flusher():
-    global _flusher_started
-    _flusher_started = True
     _kick.acquire()
+    _flusher_alive.acquire()   # released by the flusher as it returns (_shutdown joins it)
     try:
-        _thread.start_new_thread(_bg_flusher, ())
+        _thread.start_new_thread(_bg_flusher, (_flusher_alive,))
     except RuntimeError:
-        pass  # no thread available (process limit): events still flush at the next event
+        _flusher_alive.release()
+        # no thread available (process limit): events still flush at the next event
+
+
+def _flusher_running():
+    return _flusher_alive.locked()
+
+
+def _shutdown():
+    """Closes the channel before the interpreter finalizes (registered with atexit at
+    connect, so it runs after the flow's own atexit handlers, while every thread still runs).
+
+    CPython ends a daemon thread the next time it takes the GIL once finalization has
+    started, so a thread that was blocked in a write, or waiting for a lock, dies holding
+    whatever it held. Nothing here may need such a lock after this returns: the flusher is
+    stopped and joined, the last events are written, the captures switch to plain os.write
+    on their fds, and the channel's locks are replaced, so a daemon thread that still prints
+    (or emits a span event, now dropped) takes only locks no one else waits for."""
+    global _closing, _active, _lock, _rlock
+    if _closing:
+        return
+    _closing = True
+    try:
+        _kick.release()            # wake the flusher: it sees _closing and returns
+    except RuntimeError:
+        pass                       # already released
+    if _flusher_alive.acquire(timeout=_SHUTDOWN_WAIT_S):   # join
+        _flusher_alive.release()
+    for c in (_out_capture, _err_capture):
+        if c is not None:
+            c._close()
+    # Bounded: a writer blocked for good on a socket nobody reads must not hold up exit.
+    if _lock.acquire(timeout=_SHUTDOWN_WAIT_S):
+        try:
+            _flush_locked()
+        finally:
+            _lock.release()
+    _active = False
+    _lock = _thread.allocate_lock()
+    _rlock = _thread.allocate_lock()
 
 
 def _emit(line, ts, force=False):
@@ -132,8 +177,10 @@ def _emit(line, ts, force=False):
 
 
 def flush():
-    """Writes every buffered event now (called at exit and by the boot module)."""
+    """Writes every buffered event now (called by the boot module; at exit _shutdown)."""
     global _last_flush
+    if _closing:
+        return
     _out_capture and _out_capture.flush()
     _err_capture and _err_capture.flush()
     with _lock:
@@ -666,6 +713,11 @@ class _Capture:
         self._stream = stream
         self._pend = {}          # thread ident -> [span id, held text]
         self._wlock = _thread.allocate_lock()
+        self._raw = None         # after _close(): the fd that writes go to, unbuffered
+        try:
+            self._rawfd = orig.fileno()
+        except (AttributeError, OSError, ValueError):
+            self._rawfd = None
 
     def write(self, s):
         if type(s) is not str:
@@ -673,7 +725,7 @@ class _Capture:
                 raise TypeError("write() argument must be str, not %s" % type(s).__name__)
         span = _cur.get() or _root
         if span is None or not _active or span.id is None:
-            return self._orig.write(s)
+            return self._write_orig(s)
         n = len(s)
         sid = span.id
         tid = _get_ident()
@@ -702,6 +754,41 @@ class _Capture:
             _log(sid, self._stream, head)
         return n
 
+    def _write_orig(self, s):
+        # Under _wlock, so _close() knows no thread is inside the original stream once it
+        # holds the lock: a daemon thread frozen inside BufferedWriter.write at finalization
+        # would make the interpreter abort ("could not acquire lock ... at shutdown").
+        with self._wlock:
+            if self._raw is None:
+                return self._orig.write(s)
+        return self._write_raw(s)
+
+    def _write_raw(self, s):
+        """After _close(): straight to the fd, no lock and no buffer (a daemon thread may
+        die at any point here without leaving anything held)."""
+        fd = self._raw
+        if fd is None or fd < 0:
+            return len(s)
+        data = s.encode("utf-8", "replace")
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError:
+            pass
+        return len(s)
+
+    def _close(self):
+        """Called by _shutdown(): emits held partial lines, switches every later write to
+        _write_raw and flushes the original stream one last time."""
+        self._emit_pending(None)
+        with self._wlock:
+            self._raw = self._rawfd if self._rawfd is not None else -1
+        try:
+            self._orig.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+        self._wlock = _thread.allocate_lock()
+
     def _emit_pending(self, sid=None):
         with self._wlock:
             for tid, held in list(self._pend.items()):
@@ -714,6 +801,8 @@ class _Capture:
             self.write(s)
 
     def flush(self):
+        if self._raw is not None:
+            return   # closed: writes are unbuffered now; the original stream was flushed
         if self._pend:
             self._emit_pending(None)
         # An explicit flush (print(..., flush=True)) means "deliver now": a process killed
@@ -1300,20 +1389,20 @@ def instrument(client, service=None):
 
 
 def _after_fork_in_child():
-    global _lock, _kick, _flusher_started, _idstr, _rlock, _size, _pid
+    global _lock, _kick, _flusher_alive, _idstr, _rlock, _size, _pid
     _lock = _thread.allocate_lock()
     _kick = _thread.allocate_lock()
+    _flusher_alive = _thread.allocate_lock()
     _rlock = _thread.allocate_lock()
     del _buf[:]
     _size = 0
-    _flusher_started = False
     _pid = os.getpid()
     _idstr = map(("p%d." % _pid).__add__, map(str, _count(1)))
     for c in (_out_capture, _err_capture):
         if c is not None:
             c._wlock = _thread.allocate_lock()
             c._pend = {}
-    if _active:
+    if _active and not _closing:
         _start_flusher()
 
 
@@ -1355,7 +1444,7 @@ def _connect():
     _active = True
     ts = _time_ns() // 1000
     import atexit
-    atexit.register(flush)
+    atexit.register(_shutdown)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_after_fork_in_child)
     _install_captures()

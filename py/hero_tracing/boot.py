@@ -183,6 +183,23 @@ def exit_code_for(exc):
     return EXIT_FAILED
 
 
+def _join_threads():
+    """Waits for the flow's non-daemon threads, as the interpreter does before it exits, so
+    the root span covers them and their output lands in it. Daemon threads are not waited
+    for (they die at exit, as under plain python3)."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
+    me = threading.current_thread()
+    while True:
+        waiting = [t for t in threading.enumerate()
+                   if t is not me and not t.daemon and t.is_alive()]
+        if not waiting:
+            return
+        for t in waiting:
+            t.join()
+
+
 def _ignore_sigxfsz():
     # A write past RLIMIT_FSIZE then fails with EFBIG (exit 4) instead of killing us.
     try:
@@ -221,6 +238,7 @@ class _Boot:
         self.root = root._start(0, None)
 
     def end_root_ok(self):
+        _join_threads()
         if self.root is not None:
             self.root._end(None, None)
 
@@ -241,6 +259,7 @@ class _Boot:
 
     def failed(self, exc, flow_name):
         """The run ended with an exception: end the root, say why, pick the exit code."""
+        _join_threads()
         ht = self.ht
         root = self.root
         if isinstance(exc, SystemExit):

@@ -83,15 +83,17 @@ class Run:
         return r[0]["output"]
 
 
-def _reader(sock, answer, chunks, arrivals):
+def _reader(sock, answer, chunks, arrivals, throttle=None):
     buf = b""
     while True:
         try:
-            b = sock.recv(65536)
+            b = sock.recv(4096 if throttle else 65536)
         except OSError:
             break
         if not b:
             break
+        if throttle:
+            time.sleep(throttle)
         chunks.append(b)
         buf += b
         now = time.monotonic()
@@ -120,9 +122,20 @@ class CallFailure:
         self.message = message
 
 
+def _slow_drain(f, out, throttle):
+    while True:
+        b = f.read1(4096)
+        if not b:
+            return
+        out.append(b)
+        time.sleep(throttle)
+
+
 def run_child(argv, env=None, answer=None, cwd=None, preexec_fn=None, timeout=60,
-              channel=True, stdin=None):
-    """Runs [python] + argv with the span channel on an inherited fd; returns a Run."""
+              channel=True, stdin=None, throttle=None):
+    """Runs [python] + argv with the span channel on an inherited fd; returns a Run.
+    throttle=S: the channel, stdout and stderr are read 4 KiB at a time with S seconds
+    between reads (a busy supervisor), so the child's writes block on full buffers."""
     e = {"PATH": "/usr/bin:/bin", "PYTHONPATH": PY_DIR, "PYTHONDONTWRITEBYTECODE": "1",
          "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2"}
     if env:
@@ -141,9 +154,12 @@ def run_child(argv, env=None, answer=None, cwd=None, preexec_fn=None, timeout=60
     t = None
     if channel:
         child.close()
-        t = threading.Thread(target=_reader, args=(parent, answer, chunks, arrivals),
-                             daemon=True)
+        t = threading.Thread(target=_reader,
+                             args=(parent, answer, chunks, arrivals, throttle), daemon=True)
         t.start()
+    if throttle:
+        return _finish_throttled(p, t, parent if channel else None, chunks, arrivals,
+                                 throttle, timeout)
     try:
         out, err = p.communicate(input=stdin.encode() if stdin is not None else None,
                                  timeout=timeout)
@@ -156,6 +172,28 @@ def run_child(argv, env=None, answer=None, cwd=None, preexec_fn=None, timeout=60
         parent.close()
     return Run(p.returncode, b"".join(chunks), out.decode("utf-8", "replace"),
                err.decode("utf-8", "replace"), arrivals)
+
+
+def _finish_throttled(p, t, parent, chunks, arrivals, throttle, timeout):
+    out, err = [], []
+    drains = [threading.Thread(target=_slow_drain, args=(f, acc, throttle), daemon=True)
+              for f, acc in ((p.stdout, out), (p.stderr, err))]
+    for d in drains:
+        d.start()
+    try:
+        p.wait(timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        raise
+    finally:
+        for d in drains:
+            d.join(timeout)
+        if t is not None:
+            t.join(timeout)
+            parent.close()
+    return Run(p.returncode, b"".join(chunks), b"".join(out).decode("utf-8", "replace"),
+               b"".join(err).decode("utf-8", "replace"), arrivals)
 
 
 class FlowFiles:

@@ -336,6 +336,7 @@ void Run::OnMainExit(int st, const struct rusage& ru) {
 void Run::StopTimers() {
   timeout_timer_.Close();
   grace_timer_.Close();
+  exit_guard_timer_.Close();
 }
 
 void Run::SignalRun(int sig) {
@@ -403,7 +404,32 @@ void Run::Cancel() { BeginStop(true, false, false); }
 void Run::Interrupt() { BeginStop(false, false, true); }
 
 void Run::OnTimeout(uv_timer_t* t) {
-  if (Run* run = static_cast<Run*>(t->data)) run->BeginStop(false, true, false);
+  Run* run = static_cast<Run*>(t->data);
+  if (!run) return;
+  if (run->flow_returned_) {
+    // The flow returned in time; only its exit is late: not the script's timeout.
+    OnExitGuard(run->exit_guard_timer_.get());
+    return;
+  }
+  run->BeginStop(false, true, false);
+}
+
+void Run::OnExitGuard(uv_timer_t* t) {
+  Run* run = t ? static_cast<Run*>(t->data) : nullptr;
+  if (!run || run->exit_ || run->exit_guard_killed_) return;
+  if (run->phase_ != Phase::kRunning && run->phase_ != Phase::kStopping) return;
+  // The root span ended but the process is still there: something held up interpreter exit
+  // (an atexit handler, a lock left by a daemon thread). The flow's result is in; end the
+  // process through the normal kill path and keep the outcome the flow reported.
+  HERO_LOG(kWarn) << "run " << run->id_.value
+                  << ": the process did not exit after the flow returned; killing it";
+  run->exit_guard_killed_ = true;
+  auto waited =
+      std::chrono::milliseconds((run->sup_->clock()->WallMicros() - run->flow_returned_us_) / 1000);
+  run->exit_guard_note_ =
+      "the process did not exit after the flow returned; killed after " + FormatDuration(waited);
+  run->timeout_timer_.Close();
+  run->SignalRun(SIGKILL);
 }
 
 void Run::OnGrace(uv_timer_t* t) {
@@ -596,6 +622,16 @@ void Run::OnListener(uv_poll_t* h, int status, int events) {
 }
 
 void Run::OnSpan(const spans::SpanRecord& span) {
+  if (span.parent_id.empty() && span.end_us != 0 && !flow_returned_ && phase_ == Phase::kRunning &&
+      !exit_) {
+    flow_returned_ = true;
+    root_ok_ = span.status == "ok";
+    flow_returned_us_ = sup_->clock()->WallMicros();
+    uv_timer_init(sup_->loop(), exit_guard_timer_.Allocate(this));
+    exit_guard_timer_.Initialized();
+    uv_timer_start(exit_guard_timer_.get(), &Run::OnExitGuard,
+                   static_cast<uint64_t>(sup_->config().exit_guard.count()), 0);
+  }
   // An ad-hoc run is named after its file until the boot module renames the root to the
   // @flow entry it found.
   if (span.parent_id.empty() && req_.flow_name.empty() && span.kind == "flow_root" &&
@@ -736,6 +772,11 @@ void Run::FinishRun() {
 
   RunFacts facts;
   facts.exit = exit_.value_or(ExitInfo{});
+  if (exit_guard_killed_) {
+    // Killed only for not exiting after the flow returned: decide as if the boot module had
+    // exited with the code its root span implies (SPAN_FORMAT.md, "The boot module").
+    facts.exit = ExitInfo{false, root_ok_ ? 0 : 1, 0};
+  }
   facts.bwrap_main = bwrap_main_;
   facts.cancelled = cancelled_;
   facts.timed_out = timed_out_;
@@ -805,6 +846,7 @@ void Run::FinishRun() {
     if (!blocked_syscall_.empty())
       w.String("blocked syscall " + blocked_syscall_ + " (" + std::to_string(blocked_count_) +
                "x)");
+    if (exit_guard_killed_) w.String(exit_guard_note_);
     w.EndArray();
     rec_.diagnostics_json = w.Take();
   }

@@ -104,6 +104,7 @@ class Run final : public spans::AssemblerSink {
   static void OnTimeout(uv_timer_t* t);
   static void OnGrace(uv_timer_t* t);
   static void OnDrainTimeout(uv_timer_t* t);
+  static void OnExitGuard(uv_timer_t* t);
   static void OnBackpressureTimer(uv_timer_t* t);
   static void OnNotifySocket(uv_poll_t* h, int status, int events);
   static void OnListener(uv_poll_t* h, int status, int events);
@@ -138,10 +139,17 @@ class Run final : public spans::AssemblerSink {
   UvHandle<uv_poll_t> notify_poll_;
   UniqueFd listener_;
   UvHandle<uv_poll_t> listener_poll_;
-  UvHandle<uv_timer_t> timeout_timer_, grace_timer_, drain_timer_, bp_timer_;
+  UvHandle<uv_timer_t> timeout_timer_, grace_timer_, drain_timer_, bp_timer_, exit_guard_timer_;
 
   bool cancelled_ = false, timed_out_ = false, interrupted_ = false;
   bool pending_stop_ = false;  // Cancel/Interrupt arrived before the spawn
+  // The root span ended (the flow returned); its status decides the outcome if the process
+  // then has to be killed for not exiting (exit_guard_killed_).
+  bool flow_returned_ = false;
+  bool root_ok_ = false;
+  bool exit_guard_killed_ = false;
+  int64_t flow_returned_us_ = 0;
+  std::string exit_guard_note_;  // for the run record's diagnostics
   std::optional<ExitInfo> exit_;
   std::string blocked_syscall_;
   int blocked_count_ = 0;

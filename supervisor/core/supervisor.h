@@ -44,6 +44,9 @@ struct SupervisorConfig {
   int64_t capture_cap_bytes = 4 << 20;  // per stream (stdout, stderr) of fd-level output
   std::chrono::milliseconds grace{2000};
   std::chrono::milliseconds drain_timeout{1000};  // after main exit, wait this long for EOF
+  // After the root span ended (the flow returned), the process has this long to exit; then
+  // it is killed and the run keeps the flow's own outcome, with a note (Run::OnExitGuard).
+  std::chrono::milliseconds exit_guard{2000};
   size_t backpressure_rows = 4'000;  // stop reading span sockets above this many pending rows
   int max_outstanding_calls = 16;
   int64_t untrusted_work_bytes = 64 << 20;

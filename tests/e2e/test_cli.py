@@ -269,6 +269,88 @@ class RunCommandTest(CliTestCase):
         self.assertEqual(self.cli("run", ok, "--timeout", "0.5").returncode, 0)
 
 
+class ExitAfterReturnTest(CliTestCase):
+    """Issue #19: a run whose flow returned but whose process does not exit is killed by the
+    supervisor's exit guard (2 s) and keeps the flow's own outcome, with a note; never a
+    timed_out that blames the script."""
+
+    def run_blocked_exit(self, body, timeout="30"):
+        flow = self.write_flow("blocks_exit.py", body)
+        t0 = time.monotonic()
+        p, doc = self.run_json(flow, "--timeout", timeout)
+        return p, doc, time.monotonic() - t0
+
+    def assert_guard_note(self, run):
+        notes = [d for d in run["diagnostics"] if "did not exit after the flow returned" in d]
+        self.assertEqual(len(notes), 1, run["diagnostics"])
+        self.assertIn("killed after 2", notes[0])
+
+    def test_flow_that_returns_then_blocks_its_exit_ends_ok(self):
+        p, doc, wall = self.run_blocked_exit("""
+            import atexit, time
+            from hero_tracing import flow
+            atexit.register(time.sleep, 3600)   # holds up interpreter exit for an hour
+
+            @flow(name="returns")
+            def returns():
+                with flow.step("work"):
+                    print("working")
+                return {"answer": 42}
+            """)
+        run = doc["run"]
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(run["status"], "ok")
+        self.assertEqual(run["output"], {"answer": 42})
+        self.assertEqual(doc["tree"]["status"], "ok")
+        self.assert_guard_note(run)
+        self.assertLess(wall, 20, "ended by the 30 s timeout, not by the exit guard")
+
+    def test_failed_flow_that_blocks_its_exit_keeps_its_failure(self):
+        p, doc, wall = self.run_blocked_exit("""
+            import atexit, time
+            atexit.register(time.sleep, 3600)
+            raise KeyError("missing")
+            """)
+        run = doc["run"]
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(run["status"], "failed")
+        self.assertIn("KeyError", run["reason"])
+        self.assert_guard_note(run)
+        self.assertLess(wall, 20)
+
+    def test_blocked_exit_near_the_timeout_is_not_timed_out(self):
+        # The flow returns 1 s before its 2 s timeout: the timeout fires while the exit is
+        # held up, and the run is still the flow's ok, not timed_out.
+        p, doc, _ = self.run_blocked_exit("""
+            import atexit, time
+            atexit.register(time.sleep, 3600)
+            time.sleep(1)
+            print("done")
+            """, timeout="2")
+        run = doc["run"]
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(run["status"], "ok")
+        self.assertEqual([d for d in run["diagnostics"] if "did not exit" in d][0][:52],
+                         "the process did not exit after the flow returned; ki")
+
+    def test_non_daemon_thread_is_part_of_the_run(self):
+        # As under python3, the interpreter waits for non-daemon threads: the root span covers
+        # them and what they print lands in it.
+        p, doc = self.run_json(self.write_flow("late.py", """
+            import threading, time
+            def late():
+                time.sleep(0.5)
+                print("late line")
+            threading.Thread(target=late).start()
+            print("main returns")
+            """))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        tree = doc["tree"]
+        self.assertEqual([l["text"] for l in tree["logs"]], ["main returns\n", "late line\n"])
+        self.assertGreaterEqual(tree["end_us"] - tree["start_us"], 450_000)
+        self.assertFalse(any("did not exit" in d for d in doc["run"]["diagnostics"]))
+
+
 class ConcurrentRunsTest(CliTestCase):
     def test_second_cli_run_does_not_interrupt_a_running_one(self):
         # Regression: every `hero_logic run` used to mark all `running` runs interrupted at

@@ -9,6 +9,8 @@
 #   scripts/stress.sh killstorm [N] N short runs SIGKILLed at random (default 1000; 5 rounds)
 #   scripts/stress.sh faults [N]   the storage and resource fault tests N times (default 5)
 #   scripts/stress.sh soak [MIN]   scripts/soak.sh, default 60 min
+#   scripts/stress.sh finish [N]   N short runs (default 10000), trusted/untrusted, CLI and
+#                                  script_run, 2 at a time under CPU load: 0 may hang at exit
 # BUILD_DIR (default build) must hold a configured build; the needed targets are built first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,11 +54,16 @@ case "$what" in
         ;;
     esac
     ;;
+  finish)
+    need hero_logic
+    HERO_LOGIC_BIN="$PWD/$build/hero_logic" HERO_REPO="$PWD" PYTHONDONTWRITEBYTECODE=1 \
+      exec /usr/bin/python3 tests/reliability/finish_stress.py --runs "${1:-10000}" --progress 500
+    ;;
   soak)
     BUILD_DIR="$build" exec scripts/soak.sh "${1:-60}"
     ;;
   *)
-    sed -n '2,13p' "$0"
+    sed -n '2,15p' "$0"
     exit 2
     ;;
 esac

@@ -11,10 +11,10 @@ bash scripts/setup.sh --sanitize
 # Unit, integration and CLI tests under the sanitizers (the daemon's JSON-RPC suite included:
 # untrusted input). Excluded here (they run in the normal build above): suites that assert
 # memory or latency bounds, which ASan's quarantine and slowdown distort (escape battery,
-# stream abuse, timeout precision), the browser and built-in-flow suites (same binary, end to
-# end), and the RLIMIT_NOFILE fault: GCC 12's UBSan checks a vtable's readability with pipe(),
-# which fails when the fds are exhausted, and reports a valid object as "invalid vptr"
-# (docs/RELIABILITY.md, "Sanitizers and fd exhaustion"). The other reliability suites run
-# here (RSS bounds off).
+# stream abuse, timeout precision, the finish stress's 1 s exit bound), the browser and
+# built-in-flow suites (same binary, end to end), and the RLIMIT_NOFILE fault: GCC 12's UBSan
+# checks a vtable's readability with pipe(), which fails when the fds are exhausted, and
+# reports a valid object as "invalid vptr" (docs/RELIABILITY.md, "Sanitizers and fd
+# exhaustion"). The other reliability suites run here (RSS bounds off).
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 -L 'unit|integration|e2e' \
-  -E 'escape_battery|web_e2e|flows_test|flows_smoke|core_stream_abuse|core_timeout_precision|reliability_resource_nofile'
+  -E 'escape_battery|web_e2e|flows_test|flows_smoke|core_stream_abuse|core_timeout_precision|reliability_resource_nofile|reliability_finish'

@@ -48,6 +48,8 @@ SCRIPTS = [
     ("sleep", 0.3, "import time\ntime.sleep(0.3)\nprint('slept')\n"),
 ]
 MODES = ["cli-trusted", "cli-untrusted", "rpc-untrusted"]
+# wall: as the caller saw it; root: the root span; record: the run record, created -> ended.
+HUNG_FMT = "  run #%d %s %s id=%s status=%s wall=%.3f s root=%.3f s record=%.3f s %s"
 
 
 class Stress:
@@ -67,23 +69,24 @@ class Stress:
             self.files[name] = path
         self.daemon = Daemon(os.path.join(work, "daemon"), "--pool", str(args.pool))
 
-    def one(self, i):
+    def one(self, i, k):
         mode = MODES[i % len(MODES)]
         name, own, source = SCRIPTS[(i // len(MODES)) % len(SCRIPTS)]
         timeout_s = own + self.args.slack + 10
         t0 = time.monotonic()
-        status, rid, extra, root_s = "?", None, "", 0.0
+        status, rid, extra, root_s, run_s = "?", None, "", 0.0, 0.0
         if mode.startswith("cli"):
             profile = mode.split("-")[1]
             p = subprocess.run([BIN, "run", self.files[name], "--profile", profile,
                                 "--timeout", str(timeout_s), "--json", "--data",
-                                os.path.join(self.work, "cli")],
+                                os.path.join(self.work, "cli-%d" % k)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
                 doc = json.loads(p.stdout)
                 run = doc["run"]
                 status, rid = run["status"], run["id"]
                 root_s = root_seconds(doc["tree"])
+                run_s = (run["ended_us"] - run["created_us"]) / 1e6
                 extra = run.get("reason", "")
             except (ValueError, KeyError):
                 status, extra = "no-json", "rc %d: %s" % (p.returncode, p.stderr[-300:])
@@ -93,6 +96,7 @@ class Stress:
                                      timeout_ms=int(timeout_s * 1000))
                 status, rid = r["status"], r.get("run_id")
                 root_s = root_seconds(r.get("tree"))
+                run_s = (r.get("duration_ms") or 0) / 1e3
                 extra = r.get("reason", "")
             except Exception as e:  # noqa: BLE001 - any failure is counted and shown
                 status, extra = "error", str(e)[:200]
@@ -107,7 +111,9 @@ class Stress:
             if root_s > own + self.args.slack:
                 self.slow_scripts += 1
             if status != "ok" or over > self.args.slack + self.args.base:
-                self.hung.append((i, mode, name, rid, status, round(wall, 3), extra))
+                h = (i, mode, name, rid, status, wall, root_s, run_s, extra)
+                self.hung.append(h)
+                print(HUNG_FMT % h, flush=True)
             if self.args.progress and self.done % self.args.progress == 0:
                 print("  %d/%d runs, %d hung" % (self.done, self.args.runs, len(self.hung)),
                       flush=True)
@@ -119,7 +125,7 @@ class Stress:
                 counter[0] += 1
             if i >= self.args.runs:
                 return
-            self.one(i)
+            self.one(i, k)
 
     def run(self):
         burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -177,7 +183,7 @@ def main():
           % s.slow_scripts)
     print("hung runs: %d" % len(s.hung))
     for h in s.hung[:50]:
-        print("  run #%d %s %s id=%s status=%s wall=%.3f s %s" % h)
+        print(HUNG_FMT % h)
     if s.hung:
         print("data kept in %s" % work)
         return 1

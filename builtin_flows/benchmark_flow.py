@@ -11,45 +11,11 @@ counts as accurate when it ended ok and, if its input entry had `expect` (an obj
 output contains those key/values. Child runs per benchmark are capped by the daemon (20).
 """
 
-import sys
 
 import hero_tracing
 from hero_tracing import flow
 
-_WAIT_MS = 30000
 MAX_RUNS = 20
-
-
-def run_child(span_name, params, **tags):
-    """Starts a child run (play_run_async) under a `subflow` span linked by child_run_id and
-    waits for its end. Returns the run record; a run that did not end ok fails the span
-    (flow.Failed with the run's reason; the record is its `record` attribute)."""
-    s = hero_tracing.Span(span_name, dict(tags) if tags else None, "subflow")
-    caller = sys._getframe(1)   # set before the start: _restart() below needs file and line
-    s._file, s._line = caller.f_code.co_filename, caller.f_lineno
-    with s:
-        p = dict(params)
-        if s.id is not None:
-            p["parent_span"] = s.id
-        got = flow.call("play_run_async", p)
-        rid = got.get("run_id") if isinstance(got, dict) else None
-        if not isinstance(rid, int):
-            raise flow.Failed("play_run_async returned no run_id: %r" % (got,))
-        if s.id is not None:
-            s._extra = ',"child_run_id":%d' % rid   # the UI links the span to the child run
-            s._restart()
-        s.tag(child_run_id=rid)
-        while True:
-            rec = flow.call("play_wait", {"run_id": rid, "timeout_ms": _WAIT_MS})
-            if rec.get("status") not in ("queued", "running"):
-                break
-        s.tag(child_status=rec.get("status"))
-        if rec.get("status") != "ok":
-            err = flow.Failed(rec.get("reason") or "child run %d ended %s"
-                              % (rid, rec.get("status")))
-            err.record = rec
-            raise err
-    return rec
 
 
 def find_number(obj, keys, depth=0):
@@ -164,7 +130,7 @@ def benchmark_flow(flow, version=None, runs=1, inputs=None, settings=None, sourc
                 params = {"source": source, "name": entry, "input": c["input"],
                           "profile": "trusted", "timeout_ms": timeout_ms}
                 try:
-                    rec = run_child("run %d" % n, params, case=c["name"], repeat=rep + 1)
+                    rec = sdk.run_child("run %d" % n, params, case=c["name"], repeat=rep + 1)
                 except sdk.Failed as e:
                     rec = getattr(e, "record", None)
                     if rec is None:

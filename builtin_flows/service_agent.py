@@ -16,7 +16,6 @@ Needs a hero_logic daemon: the library search and the child runs go over the `ca
 
 import os
 import re
-import sys
 
 import hero_tracing
 from hero_tracing import flow
@@ -27,7 +26,6 @@ STOP_WORDS = frozenset(
 # Built-in flows that are tools of the agent, not answers to an intent.
 NEVER_MATCH = frozenset(["service_agent", "service_code_gen", "benchmark_flow",
                          "pick_version_flow", "optimize_flow", "model_call"])
-_WAIT_MS = 30000
 
 
 def _use_sibling(name):
@@ -91,38 +89,6 @@ def load_services(services_dir):
     return out
 
 
-def run_child(span_name, params, **tags):
-    """Starts a child run (play_run_async) under a `subflow` span linked by child_run_id and
-    waits for its end. Returns the run record; a run that did not end ok fails the span
-    (flow.Failed with the run's reason; the record is its `record` attribute)."""
-    s = hero_tracing.Span(span_name, dict(tags) if tags else None, "subflow")
-    caller = sys._getframe(1)   # set before the start: _restart() below needs file and line
-    s._file, s._line = caller.f_code.co_filename, caller.f_lineno
-    with s:
-        p = dict(params)
-        if s.id is not None:
-            p["parent_span"] = s.id
-        got = flow.call("play_run_async", p)
-        rid = got.get("run_id") if isinstance(got, dict) else None
-        if not isinstance(rid, int):
-            raise flow.Failed("play_run_async returned no run_id: %r" % (got,))
-        if s.id is not None:
-            s._extra = ',"child_run_id":%d' % rid   # the UI links the span to the child run
-            s._restart()
-        s.tag(child_run_id=rid)
-        while True:
-            rec = flow.call("play_wait", {"run_id": rid, "timeout_ms": _WAIT_MS})
-            if rec.get("status") not in ("queued", "running"):
-                break
-        s.tag(child_status=rec.get("status"))
-        if rec.get("status") != "ok":
-            err = flow.Failed(rec.get("reason") or "child run %d ended %s"
-                              % (rid, rec.get("status")))
-            err.record = rec
-            raise err
-    return rec
-
-
 def failure_text(rec):
     """What the generator sees of a failed run: the reason and the last stderr lines."""
     text = rec.get("reason") or "the script failed (%s)" % rec.get("status")
@@ -174,7 +140,7 @@ def service_agent(intent, services_dir=None, flow_input=None, script_input=None,
     if best is not None and best_score >= threshold:
         name = best["name"]
         with flow.step("run_library_flow", flow=name, match=best_score):
-            rec = run_child("run " + name, {"flow": name, "input": flow_input or {},
+            rec = flow.run_child("run " + name, {"flow": name, "input": flow_input or {},
                                             "timeout_ms": timeout_ms}, flow=name)
         with flow.step("summarize"):
             summary = "library flow %s matched the intent (%.0f%% of its words) and ran ok " \
@@ -216,7 +182,7 @@ def service_agent(intent, services_dir=None, flow_input=None, script_input=None,
                 if error:
                     gen.update(error=error, previous_code=code)
                 code = flow.invoke("service_code_gen", **gen)["code"]
-                rec = run_child("run_script", {"source": code, "input": script_input or {},
+                rec = flow.run_child("run_script", {"source": code, "input": script_input or {},
                                                "profile": "untrusted", "timeout_ms": timeout_ms,
                                                "network": bool(network)}, attempt=n)
         except flow.Failed as e:

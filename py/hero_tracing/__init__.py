@@ -413,7 +413,7 @@ class Span:
     """One span; a context manager (sync and async) and a decorator. Created by flow.step().
     `id` is None until started; the root is the span whose `parent` is None."""
     __slots__ = ("name", "kind", "id", "parent", "_tags", "_token", "_t0", "_cpu0", "_rss0",
-                 "_file", "_line", "_extra")
+                 "_file", "_line", "_extra", "_src")
 
     def __init__(self, name, tags=None, kind="step", extra=""):
         self.name = name
@@ -454,7 +454,8 @@ class Span:
         return '{"type":"span_start","id":"%s","parent":%s,"name":%s,"kind":"%s","ts":%d,' \
                '"file":%s,"line":%d%s%s}\n' % (
                    self.id, "null" if p is None else '"' + p.id + '"', _q(self.name),
-                   self.kind, self._t0, _q(self._file), self._line,
+                   self.kind, self._t0, _q(self._file if self._file is not None else self._src),
+                   self._line,
                    ',"tags":' + _tags_json(tags) if tags else "", self._extra)
 
     def _end(self, et, ev):
@@ -493,6 +494,8 @@ class Span:
             self.name = name = "step"
         f = _getframe(1)
         fname = f.f_code.co_filename
+        self._src = fname          # for a later _restart (link_run); _file stays None: it
+        self._line = f.f_lineno    # routes a re-entry of this object through _start
         ts = _time_ns() // 1000
         self._t0 = ts
         r = _ru if ts - _ru[0] <= _RU_REUSE_US else _sample(ts)
@@ -593,6 +596,16 @@ class Span:
         if self.id is None or not _active:
             return
         _log(self.id, stream, text if type(text) is str else str(text))
+
+    def link_run(self, run_id):
+        """Links this span to the child run `run_id` (the UI opens the child from it): the
+        span's start is re-sent with `child_run_id`, and it is tagged child_run_id."""
+        run_id = int(run_id)
+        if self.id is None or not _active:
+            return
+        self._extra = ',"child_run_id":%d' % run_id
+        self._restart()
+        self.tag(child_run_id=run_id)
 
     def _restart(self):
         """Repeats span_start (same id): updates name, kind, file, line, extra fields."""
@@ -1000,6 +1013,15 @@ class _Flow:
             return [f.result() for f in futs]
 
     @staticmethod
+    def run_child(span_name, params, **tags):
+        """Starts a child run through the supervisor (`play_run_async` with `params`: a `flow`
+        and `input`, or a `source`) under a `subflow` span named `span_name` and linked to it,
+        and waits for its end. Returns the child's run record; a child that did not end ok
+        fails the span with flow.Failed (its record in the exception's `record`). Needs a
+        supervisor (flow.active)."""
+        return _run_child(span_name, params, tags, 3)
+
+    @staticmethod
     def invoke(name, /, *, spawn=False, **inputs):
         return _invoke(name, spawn, inputs)
 
@@ -1239,32 +1261,41 @@ def _invoke(name, spawn, inputs):
 
 
 def _invoke_spawn(name, inputs):
-    s = Span(name, None, "subflow")
-    s._start(4)   # _start <- _invoke_spawn <- _invoke <- flow.invoke <- the caller
+    # _run_child <- _invoke_spawn <- _invoke <- flow.invoke <- the caller
+    return _run_child(name, {"flow": name, "input": inputs}, None, 5).get("output")
+
+
+def _run_child(span_name, params, tags, depth):
+    """flow.run_child(); `depth` is the caller's frame as seen from _start."""
+    if not _active:
+        raise CallError(-32000, "flow.run_child needs a supervisor (no span channel)")
+    s = Span(span_name, dict(tags) if tags else None, "subflow")
+    s._start(depth)
     try:
-        got = call("play_run_async", {"flow": name, "input": inputs, "parent_span": s.id})
+        p = dict(params)
+        p["parent_span"] = s.id
+        got = call("play_run_async", p)
         run_id = got.get("run_id") if isinstance(got, dict) else None
         if not isinstance(run_id, int):
             raise CallError(-32000, "play_run_async returned no run_id: %r" % (got,))
-        s._extra = ',"child_run_id":%d' % run_id
-        s._restart()
-        s.tag(child_run_id=run_id)
+        s.link_run(run_id)
         while True:
-            res = call("play_wait", {"run_id": run_id, "timeout_ms": _PLAY_WAIT_MS})
-            status = res.get("status") if isinstance(res, dict) else None
+            rec = call("play_wait", {"run_id": run_id, "timeout_ms": _PLAY_WAIT_MS})
+            status = rec.get("status") if isinstance(rec, dict) else None
             if status not in ("queued", "running"):
                 break
+        s.tag(child_status=status)
         if status != "ok":
-            reason = (res.get("reason") if isinstance(res, dict) else None) or \
+            reason = (rec.get("reason") if isinstance(rec, dict) else None) or \
                 "child run %d ended %s" % (run_id, status)
-            s.tag(child_status=status)
-            raise Failed(reason)
-        out = res.get("output")
+            err = Failed(reason)
+            err.record = rec
+            raise err
     except BaseException as e:
         s._end(type(e), e)
         raise
     s._end(None, None)
-    return out
+    return rec
 
 
 # ---------------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ class CallChannelTest(unittest.TestCase):
         self.assertNotIn("child_run_id", starts[0])
         self.assertEqual(starts[1]["child_run_id"], 77)
         self.assertEqual(starts[0]["id"], starts[1]["id"])
-        self.assertEqual(r.tags("double"), {"child_run_id": 77})
+        self.assertEqual(r.tags("double"), {"child_run_id": 77, "child_status": "ok"})
         self.assertEqual(sup.calls[0], ("play_run_async", {
             "flow": "double", "input": {"x": 5}, "parent_span": starts[0]["id"]}))
         self.assertEqual(sup.calls[1][0], "play_wait")
@@ -174,6 +174,55 @@ class CallChannelTest(unittest.TestCase):
         end = r.end_of("double")
         self.assertEqual(end["status"], "failed")
         self.assertEqual(end["error_type"], "Failed")
+
+    def test_run_child_runs_source_under_linked_subflow_span(self):
+        # The public call the built-in flows use (no private Span attribute outside the SDK).
+        sup = FakeSupervisor()
+        r = harness.run_boot(self.files, """
+            from hero_tracing import flow
+            @flow
+            def f():
+                rec = flow.run_child("child script", {"source": "print(1)"}, attempt=2)
+                return rec["status"]
+        """, answer=sup)
+        self.assertEqual(r.rc, 0, r.stderr)
+        self.assertEqual(r.result(), "ok")
+        starts = [e for e in r.of_type("span_start") if e["name"] == "child script"]
+        self.assertEqual([s.get("child_run_id") for s in starts], [None, 77])
+        self.assertEqual(starts[0]["kind"], "subflow")
+        self.assertEqual(starts[0]["line"], 4)       # the caller's line, not the SDK's
+        self.assertEqual(r.tags("child script"),
+                         {"attempt": 2, "child_run_id": 77, "child_status": "ok"})
+        self.assertEqual(sup.calls[0], ("play_run_async", {
+            "source": "print(1)", "parent_span": starts[0]["id"]}))
+
+    def test_run_child_failure_carries_the_record(self):
+        sup = FakeSupervisor(child_status="failed")
+        r = harness.run_boot(self.files, """
+            from hero_tracing import flow
+            @flow
+            def f():
+                try:
+                    flow.run_child("child", {"flow": "double", "input": {}})
+                except flow.Failed as e:
+                    return [str(e), e.record["status"]]
+        """, answer=sup)
+        self.assertEqual(r.rc, 0, r.stderr)
+        self.assertEqual(r.result(), ["exit code 1: ValueError in step 'parse'", "failed"])
+        self.assertEqual(r.end_of("child")["status"], "failed")
+
+    def test_link_run_marks_any_span(self):
+        r = harness.run_boot(self.files, """
+            from hero_tracing import flow
+            @flow
+            def f():
+                with flow.step("dispatcher") as s:
+                    s.link_run(123)
+        """, answer=FakeSupervisor())
+        self.assertEqual(r.rc, 0, r.stderr)
+        starts = [e for e in r.of_type("span_start") if e["name"] == "dispatcher"]
+        self.assertEqual(starts[-1]["child_run_id"], 123)
+        self.assertEqual(r.tags("dispatcher"), {"child_run_id": 123})
 
     def test_calls_from_threads(self):
         sup = FakeSupervisor()

@@ -88,13 +88,11 @@ class Run final : public spans::AssemblerSink {
   void MaybeFinishDrain();
   void FinishRun();
   void RemoveWorkdirAsync();
-  void ReadSpanSocketIfAllowed();
   void UpdateReadState();
   void WriteToChild(std::string line, bool call_reply);
   void HandlePipeData(Pipe& p, const char* data, size_t n);
   void FlushPipePartial(Pipe& p);
   void WatchListener(UniqueFd fd);
-  void StartListeners();
 
   static void OnPidfd(uv_poll_t* h, int status, int events);
   static void OnSpanRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);

@@ -67,7 +67,7 @@ class Db {
 
 // Owns one prepared statement. Binds are 1-based like SQLite's. Text bound with BindText is
 // SQLITE_STATIC: the caller keeps the bytes alive until Reset() (or the next Step() that
-// returns done). BindTextCopy makes SQLite copy them.
+// returns done).
 class Statement {
  public:
   Statement() = default;
@@ -85,11 +85,6 @@ class Statement {
     sqlite3_bind_text(stmt_, i, v.data() ? v.data() : "", static_cast<int>(v.size()),
                       SQLITE_STATIC);
   }
-  void BindTextCopy(int i, std::string_view v) {
-    sqlite3_bind_text(stmt_, i, v.data() ? v.data() : "", static_cast<int>(v.size()),
-                      SQLITE_TRANSIENT);
-  }
-  void BindNull(int i) { sqlite3_bind_null(stmt_, i); }
 
   // Returns true when a row is available, false when the statement is done.
   Result<bool> Step();

@@ -61,6 +61,42 @@ uint64_t Fnv1a(uint64_t h, std::string_view data) {
   return h;
 }
 
+// What identifies a file for the start-up stamps below: its inode, size and mtime (a rebuilt
+// or upgraded file gets new ones), "" when it cannot be stat-ed.
+std::string FileIdentity(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return path + ":" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+         std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec);
+}
+
+std::string Hex(uint64_t h) {
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+std::string ReadSmall(const char* path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string s;
+  std::getline(in, s);
+  return s;
+}
+
+// Writes `content` to `path` through a temporary file and a rename (readers see all or
+// nothing; concurrent writers of the same content are harmless).
+void WriteAtomically(const std::filesystem::path& path, const std::string& content) {
+  std::string tmp = path.string() + ".tmp-" + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) return;
+  }
+  ::chmod(tmp.c_str(), 0644);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) ::unlink(tmp.c_str());
+}
+
 Result<std::string> ReadAll(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   if (!in) return NotFound("cannot read " + p.string());
@@ -76,16 +112,14 @@ Status Supervisor::StageRuntime() {
   // Run uids must read the SDK and the launcher, but the checkout (or $DATA) may sit under a
   // directory they cannot traverse (/root is 0700). Stage a content-addressed copy that they
   // can read; an atomic rename makes concurrent daemons safe.
-  std::vector<std::pair<fs::path, std::string>> files;  // relative path, content
-  HERO_ASSIGN_OR_RETURN(std::string launcher, ReadAll(config_.launcher_path));
-  files.push_back({"bin/hero_launcher", std::move(launcher)});
+  std::vector<std::pair<fs::path, fs::path>> wanted;  // path in the staged copy, source
+  wanted.push_back({"bin/hero_launcher", config_.launcher_path});
   fs::path sdk = fs::path(config_.sdk_dir) / "hero_tracing";
   std::error_code ec;
   if (!fs::is_directory(sdk, ec)) return NotFound("SDK not found at " + sdk.string());
   for (const auto& e : fs::directory_iterator(sdk, ec)) {
     if (e.path().extension() != ".py") continue;
-    HERO_ASSIGN_OR_RETURN(std::string content, ReadAll(e.path()));
-    files.push_back({fs::path("py/hero_tracing") / e.path().filename(), std::move(content)});
+    wanted.push_back({fs::path("py/hero_tracing") / e.path().filename(), e.path()});
   }
   // Service interface files for the agent flows (builtin_flows/services beside py/), staged
   // so that runs can read them whatever directory the checkout sits in.
@@ -95,24 +129,39 @@ Status Supervisor::StageRuntime() {
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (!it->is_regular_file() || it->path().string().find("__pycache__") != std::string::npos)
         continue;
-      HERO_ASSIGN_OR_RETURN(std::string content, ReadAll(it->path()));
-      files.push_back(
-          {fs::path("services") / fs::relative(it->path(), services), std::move(content)});
+      wanted.push_back({fs::path("services") / fs::relative(it->path(), services), it->path()});
     }
   }
-  std::sort(files.begin(), files.end());
-  uint64_t h = 1469598103934665603ULL;
-  for (const auto& [rel, content] : files) h = Fnv1a(Fnv1a(h, rel.string()), content);
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  std::sort(wanted.begin(), wanted.end());
 
-  fs::path base =
-      config_.runtime_dir.empty()
-          ? (geteuid() == 0 ? fs::path("/run/hero_logic") : fs::path(config_.data_dir) / "runtime")
-          : fs::path(config_.runtime_dir);
+  fs::path base = RuntimeBase();
   fs::create_directories(base, ec);
   if (ec) return IoError("create " + base.string() + ": " + ec.message());
   ::chmod(base.c_str(), 0755);
+
+  // The stamp: a hash of every source file's identity (inode, size, mtime) names a small file
+  // that holds the staged copy's name, so an unchanged tree is found with stat() calls
+  // instead of reading and hashing the 700 KB launcher and the SDK at every start.
+  uint64_t stamp = 1469598103934665603ULL;
+  for (const auto& [rel, src] : wanted) {
+    stamp = Fnv1a(Fnv1a(stamp, rel.string()), FileIdentity(src.string()));
+  }
+  fs::path stamp_file = base / ("stamp-" + Hex(stamp));
+  std::string known = ReadSmall(stamp_file.c_str());
+  if (known.rfind("rt-", 0) == 0 && known.find('/') == std::string::npos &&
+      fs::exists(base / known / "bin/hero_launcher", ec)) {
+    config_.runtime_dir = (base / known).string();
+    return Status::Ok();
+  }
+
+  std::vector<std::pair<fs::path, std::string>> files;  // relative path, content
+  for (const auto& [rel, src] : wanted) {
+    HERO_ASSIGN_OR_RETURN(std::string content, ReadAll(src));
+    files.push_back({rel, std::move(content)});
+  }
+  uint64_t h = 1469598103934665603ULL;
+  for (const auto& [rel, content] : files) h = Fnv1a(Fnv1a(h, rel.string()), content);
+  std::string hex = Hex(h);
   fs::path final_dir = base / (std::string("rt-") + hex);
   if (!fs::exists(final_dir / "bin/hero_launcher", ec)) {
     fs::path tmp = base / (std::string(".tmp-") + hex + "-" + std::to_string(getpid()));
@@ -161,7 +210,41 @@ Status Supervisor::StageRuntime() {
     }
   }
   config_.runtime_dir = final_dir.string();
+  WriteAtomically(stamp_file, "rt-" + hex + "\n");
   return Status::Ok();
+}
+
+std::filesystem::path Supervisor::RuntimeBase() const {
+  namespace fs = std::filesystem;
+  if (!runtime_base_.empty()) return runtime_base_;
+  return config_.runtime_dir.empty() ? (geteuid() == 0 ? fs::path("/run/hero_logic")
+                                                       : fs::path(config_.data_dir) / "runtime")
+                                     : fs::path(config_.runtime_dir);
+}
+
+std::string Supervisor::ProbeUntrusted() {
+  namespace fs = std::filesystem;
+  // The probe spawns bwrap twice (~20 ms). Its success is remembered per host state: the bwrap
+  // and hero_logic binaries (identity), the boot (boot_id) and the sysctls that gate user
+  // namespaces; any change re-probes. A failure is never remembered (a fixed host is seen at
+  // the next start), and `hero_logic doctor` always probes.
+  std::string key = FileIdentity(config_.bwrap);
+  key += "|" + FileIdentity(fs::read_symlink("/proc/self/exe").string());
+  key += "|" + ReadSmall("/proc/sys/kernel/random/boot_id");
+  for (const char* p :
+       {"/proc/sys/kernel/unprivileged_userns_clone", "/proc/sys/user/max_user_namespaces",
+        "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"}) {
+    key += "|" + ReadSmall(p);
+  }
+  key += "|" + std::to_string(geteuid());
+  fs::path cache = runtime_base_ / ("probe-" + Hex(Fnv1a(1469598103934665603ULL, key)) + ".ok");
+  std::error_code ec;
+  if (!key.empty() && fs::exists(cache, ec)) return "";
+  sandbox::HostFeatures features = sandbox::ProbeHost(config_.bwrap);
+  Status avail = sandbox::CheckUntrustedAvailable(features);
+  if (!avail.ok()) return avail.message();
+  WriteAtomically(cache, "ok\n");
+  return "";
 }
 
 Status Supervisor::Init() {
@@ -187,6 +270,7 @@ Status Supervisor::Init() {
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
   per_run_uids_ = geteuid() == 0;
+  runtime_base_ = RuntimeBase();
   HERO_RETURN_IF_ERROR(StageRuntime());
   // Run uids chdir into their workdir, so every ancestor must be searchable by them; the
   // data directory may not be (the default sits under /root, mode 0700).
@@ -214,10 +298,7 @@ Status Supervisor::Init() {
     }
   }
   if (config_.probe_untrusted) {
-    // Spawns bwrap once (tens of ms): only for supervisors that may start untrusted runs.
-    sandbox::HostFeatures features = sandbox::ProbeHost(config_.bwrap);
-    Status avail = sandbox::CheckUntrustedAvailable(features);
-    if (!avail.ok()) untrusted_unavailable_ = avail.message();
+    untrusted_unavailable_ = ProbeUntrusted();  // only for supervisors that may run untrusted
   } else {
     untrusted_unavailable_ = "untrusted profile not enabled in this supervisor";
   }

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -180,6 +181,11 @@ class Supervisor {
   static void OnReap(uv_idle_t* h);
   void ReapOrphans();
   Status StageRuntime();
+  // Where the staged runtime and the start-up stamps live (/run/hero_logic as root).
+  std::filesystem::path RuntimeBase() const;
+  // "" when the untrusted profile is available (probed, or known from an earlier probe of the
+  // same host state), else why not.
+  std::string ProbeUntrusted();
   void SweepAbandonedRunUids();
 
   uv_loop_t* loop_;
@@ -190,6 +196,7 @@ class Supervisor {
   CallHandler* call_handler_ = nullptr;
   bool per_run_uids_ = false;
   std::string untrusted_unavailable_;
+  std::filesystem::path runtime_base_;
   std::string work_root_;
   sandbox::CgroupHost cgroups_;
   std::map<int64_t, std::unique_ptr<Run>> runs_;

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "supervisor/core/run_view.h"
@@ -257,6 +259,100 @@ TEST_F(SupervisorTest, LeftoverProcessOfAnUnleasedRunUidIsKilledAtStart) {
   bool closed = false;
   second.Shutdown(std::chrono::milliseconds(0), [&] { closed = true; });
   EXPECT_TRUE(closed);
+}
+
+// Start-up stamps (issue #18): the staged runtime is found by stat() of its sources, and a
+// successful untrusted probe is remembered for the same host state.
+class StartupStampTest : public SupervisorTest {
+ protected:
+  struct Started {
+    std::string runtime_dir, untrusted_unavailable;
+  };
+  Started InitOnce(SupervisorConfig cfg) {
+    Supervisor sup(&loop_, cfg, store_.get(), &launcher_, &clock_);
+    Status s = sup.Init();
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    Started out{sup.config().runtime_dir, sup.untrusted_unavailable()};
+    bool closed = false;
+    sup.Shutdown(std::chrono::milliseconds(0), [&] { closed = true; });
+    for (int i = 0; i < 1000 && !closed; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+    EXPECT_TRUE(closed);
+    return out;
+  }
+  SupervisorConfig Config(const std::string& rt) {
+    SupervisorConfig cfg = sup_->config();
+    cfg.runtime_dir = rt;
+    cfg.probe_untrusted = false;
+    return cfg;
+  }
+  static std::string Read(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  static int Count(const std::filesystem::path& dir, const std::string& prefix) {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+      if (e.path().filename().string().rfind(prefix, 0) == 0) ++n;
+    return n;
+  }
+};
+
+TEST_F(StartupStampTest, StagedRuntimeFollowsEverySdkChange) {
+  namespace fs = std::filesystem;
+  fs::path sdk = dir_ / "sdk";
+  fs::create_directories(sdk);
+  fs::copy(fs::path(HERO_SDK_DIR) / "hero_tracing", sdk / "hero_tracing",
+           fs::copy_options::recursive);
+  SupervisorConfig cfg = Config((dir_ / "rt-base").string());
+  cfg.sdk_dir = sdk.string();
+  std::string first = InitOnce(cfg).runtime_dir;
+  EXPECT_EQ(Count(dir_ / "rt-base", "stamp-"), 1);
+  EXPECT_EQ(InitOnce(cfg).runtime_dir, first);  // unchanged sources: found by the stamp
+
+  {
+    std::ofstream out(sdk / "hero_tracing" / "__init__.py", std::ios::app);
+    out << "# changed by the test\n";
+  }
+  std::string second = InitOnce(cfg).runtime_dir;
+  EXPECT_NE(second, first);
+  EXPECT_NE(Read(fs::path(second) / "py/hero_tracing/__init__.py").find("# changed by the test"),
+            std::string::npos);
+
+  // The staged copy is gone (a reboot cleared /run) while its stamp is still there: staged anew.
+  fs::remove_all(second);
+  EXPECT_EQ(InitOnce(cfg).runtime_dir, second);
+  EXPECT_TRUE(fs::exists(fs::path(second) / "bin/hero_launcher"));
+}
+
+TEST_F(StartupStampTest, OnlyASuccessfulUntrustedProbeIsRemembered) {
+  namespace fs = std::filesystem;
+  if (!fs::exists("/usr/bin/bwrap")) GTEST_SKIP() << "bubblewrap is not installed on this host";
+  fs::path rt = dir_ / "rt-probe";
+  SupervisorConfig cfg = Config(rt.string());
+  cfg.probe_untrusted = true;
+  Started a = InitOnce(cfg);
+  if (!a.untrusted_unavailable.empty()) {
+    EXPECT_EQ(Count(rt, "probe-"), 0);
+    GTEST_SKIP() << "this host cannot run the untrusted profile: " << a.untrusted_unavailable;
+  }
+  EXPECT_EQ(Count(rt, "probe-"), 1);
+  EXPECT_TRUE(InitOnce(cfg).untrusted_unavailable.empty());  // from the remembered probe
+  EXPECT_EQ(Count(rt, "probe-"), 1);
+
+  SupervisorConfig missing = cfg;
+  missing.bwrap = (dir_ / "no-such-bwrap").string();
+  EXPECT_NE(InitOnce(missing).untrusted_unavailable.find("not found"), std::string::npos);
+  EXPECT_EQ(Count(rt, "probe-"), 1);  // a failure is not remembered
+
+  SupervisorConfig other = cfg;  // another bwrap binary: probed again, remembered apart
+  other.bwrap = (dir_ / "bwrap-copy").string();
+  fs::copy_file("/usr/bin/bwrap", other.bwrap);
+  fs::permissions(other.bwrap,
+                  fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  EXPECT_TRUE(InitOnce(other).untrusted_unavailable.empty());
+  EXPECT_EQ(Count(rt, "probe-"), 2);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 # the ASan+UBSan build's unit and integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The project's own CI treats warnings as errors (a user's or packager's build does not).
+export HERO_WERROR=ON
 bash scripts/setup.sh
-echo "== tests (RelWithDebInfo)"
+echo "== tests (Release)"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 echo "== ASan + UBSan build"
 bash scripts/setup.sh --sanitize

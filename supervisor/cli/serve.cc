@@ -14,6 +14,7 @@
 #include "supervisor/base/clock.h"
 #include "supervisor/cli/args.h"
 #include "supervisor/cli/commands.h"
+#include "supervisor/cli/install_paths.h"
 #include "supervisor/core/data_dir_lock.h"
 #include "supervisor/core/event_log.h"
 #include "supervisor/core/flow_library.h"
@@ -22,10 +23,6 @@
 #include "supervisor/core/store_pump.h"
 #include "supervisor/core/supervisor.h"
 #include "supervisor/loop/memory_trimmer.h"
-
-#ifndef HERO_SOURCE_DIR
-#define HERO_SOURCE_DIR "."
-#endif
 
 namespace hero::cli {
 namespace {
@@ -46,9 +43,9 @@ options:
   --port N              TCP port (default 8765; 0 = any free port)
   --concurrency N       runs running at once (default CPU count x 4); more wait `queued`
   --per-flow-limit N    runs of one flow running at once (default: no limit)
-  --static DIR          web UI files (default <repo>/supervisor/web/dist if it exists)
+  --static DIR          web UI files (default PREFIX/share/hero_logic/web if it exists)
   --flows-dir DIR       builtin flows loaded into the library at start
-                        (default <repo>/builtin_flows)
+                        (default PREFIX/share/hero_logic/builtin_flows)
   --shutdown-grace S    seconds running runs get to finish at shutdown (default 10)
   --pool N              warm pool: idle pre-started sandboxed interpreters per profile (and
                         network setting) that have imported the SDK; a run takes one and it
@@ -176,11 +173,8 @@ int ServeCommand(const Args& argv) {
   }
   std::error_code ec;
   std::string static_dir = a.Get("static");
-  if (!a.Has("static") &&
-      fs::is_directory(std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist", ec)) {
-    static_dir = std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist";
-  }
-  std::string flows_dir = a.Get("flows-dir", std::string(HERO_SOURCE_DIR) + "/builtin_flows");
+  if (!a.Has("static") && fs::is_directory(Paths().web_dir, ec)) static_dir = Paths().web_dir;
+  std::string flows_dir = a.Get("flows-dir", Paths().flows_dir);
 
   // A client that disconnects mid-write must not kill the daemon (also before the server).
   ::signal(SIGPIPE, SIG_IGN);
@@ -221,8 +215,8 @@ int ServeCommand(const Args& argv) {
 
   core::SupervisorConfig cfg;
   cfg.data_dir = data;
-  cfg.launcher_path = DefaultLauncherPath();
-  cfg.sdk_dir = DefaultSdkDir();
+  cfg.launcher_path = Paths().launcher;
+  cfg.sdk_dir = Paths().sdk_dir;
   cfg.pool_size = static_cast<int>(pool);
   cfg.pool_idle = std::chrono::milliseconds(pool_idle_s * 1000);
   core::PosixSpawnLauncher launcher;
@@ -253,7 +247,7 @@ int ServeCommand(const Args& argv) {
   }
   core::FlowLibrary library(&loop, &sup, store.get());
   core::Service service(&loop, &sup, store.get(), &runs, &events, &library, core::ServiceLimits{},
-                        "0.1.0");
+                        Version());
   sup.set_call_handler(&service);
   service.loop_lag().Start();
   // Freed heap goes back to the kernel: after a span flood most of the peak is free but still
@@ -284,7 +278,8 @@ int ServeCommand(const Args& argv) {
   ho.tcp_host = a.Get("host", "127.0.0.1");
   ho.tcp_port = static_cast<int>(port);
   ho.static_dir = static_dir;
-  ho.version = "0.1.0";
+  if (fs::is_directory(Paths().dashboards_dir, ec)) ho.dashboards_dir = Paths().dashboards_dir;
+  ho.version = Version();
   int exit_code = 0;
   // The library is loaded before the server listens, so the first client sees the builtins.
   library.LoadBuiltinsAsync(flows_dir, [&](Result<int> loaded) {

@@ -246,9 +246,34 @@ void LoopLagMonitor::OnTick(uv_timer_t* t) {
   if (!m) return;
   uint64_t now = uv_hrtime();
   double lag = now > m->expected_ns_ ? static_cast<double>(now - m->expected_ns_) / 1e9 : 0.0;
-  m->samples_.push_back(lag);
-  if (m->samples_.size() > 600) m->samples_.pop_front();
+  m->Record(lag);
   m->expected_ns_ = now + 100'000'000;
+}
+
+void LoopLagMonitor::Record(double lag_seconds) {
+  samples_.push_back(lag_seconds);
+  if (samples_.size() > 600) samples_.pop_front();
+  auto it = std::lower_bound(kBuckets.begin(), kBuckets.end(), lag_seconds);
+  if (it != kBuckets.end()) ++bucket_counts_[static_cast<size_t>(it - kBuckets.begin())];
+  ++count_;
+  sum_ += lag_seconds;
+}
+
+std::string LoopLagMonitor::HistogramText(const std::string& name, const std::string& help) const {
+  std::string out = "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  char buf[160];
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    cumulative += bucket_counts_[i];
+    std::snprintf(buf, sizeof buf, "%s_bucket{le=\"%g\"} %llu\n", name.c_str(), kBuckets[i],
+                  static_cast<unsigned long long>(cumulative));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n",
+                name.c_str(), static_cast<unsigned long long>(count_), name.c_str(), sum_,
+                name.c_str(), static_cast<unsigned long long>(count_));
+  out += buf;
+  return out;
 }
 
 double LoopLagMonitor::MaxSeconds() const {
@@ -1079,13 +1104,18 @@ std::string Service::MetricsText() {
   line("# HELP hero_calls_refused_total Call-channel requests refused (method not allowed).");
   line("# TYPE hero_calls_refused_total counter");
   line("hero_calls_refused_total " + std::to_string(calls_refused_));
-  line("# HELP hero_loop_lag_seconds Event loop lag over the last minute (100 ms probe).");
-  line("# TYPE hero_loop_lag_seconds gauge");
+  out += lag_.HistogramText("hero_loop_lag_seconds",
+                            "Event loop lag (100 ms probe), every sample since start.");
+  // The last minute's p99 and max as plain gauges (bench/daemon_bench.py samples them); a
+  // gauge must not carry a quantile label, so each is its own metric.
   char buf[128];
-  std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"0.99\"} %.6f",
-                lag_.P99Seconds());
+  line("# HELP hero_loop_lag_recent_p99_seconds Event loop lag p99 over the last minute.");
+  line("# TYPE hero_loop_lag_recent_p99_seconds gauge");
+  std::snprintf(buf, sizeof buf, "hero_loop_lag_recent_p99_seconds %.6f", lag_.P99Seconds());
   line(buf);
-  std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"1\"} %.6f", lag_.MaxSeconds());
+  line("# HELP hero_loop_lag_recent_max_seconds Event loop lag max over the last minute.");
+  line("# TYPE hero_loop_lag_recent_max_seconds gauge");
+  std::snprintf(buf, sizeof buf, "hero_loop_lag_recent_max_seconds %.6f", lag_.MaxSeconds());
   line(buf);
   line(
       "# HELP hero_retention_runs_deleted_total Finished runs deleted by retention (age or size).");

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -24,21 +25,31 @@
 namespace hero::core {
 
 // Loop lag: a 100 ms repeating timer; lag = actual - expected firing time. Keeps the last
-// minute of samples for max and p99.
+// minute of samples for max and p99, and a cumulative histogram of every sample since start
+// (what /metrics exports: Prometheus computes quantiles over any window from the buckets).
 class LoopLagMonitor {
  public:
+  // Upper bounds of the histogram buckets, in seconds (+Inf is implicit).
+  static constexpr std::array<double, 11> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                      0.1,   0.25,   0.5,   1.0,  2.5};
   explicit LoopLagMonitor(uv_loop_t* loop);
   void Start();
   void Stop();
   double MaxSeconds() const;
   double P99Seconds() const;
+  void Record(double lag_seconds);
+  // Prometheus text for the histogram `name` (HELP, TYPE, _bucket{le}, _sum, _count).
+  std::string HistogramText(const std::string& name, const std::string& help) const;
 
  private:
   static void OnTick(uv_timer_t* t);
   uv_loop_t* loop_;
   UvHandle<uv_timer_t> timer_;
   uint64_t expected_ns_ = 0;
-  std::deque<double> samples_;  // seconds, newest last, <= 600
+  std::deque<double> samples_;                             // seconds, newest last, <= 600
+  std::array<uint64_t, kBuckets.size()> bucket_counts_{};  // per bucket, not cumulative
+  uint64_t count_ = 0;
+  double sum_ = 0;
 };
 
 struct ServiceLimits {

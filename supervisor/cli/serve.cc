@@ -346,6 +346,7 @@ int ServeCommand(const Args& argv) {
   cfg.sdk_dir = Paths().sdk_dir;
   cfg.pool_size = static_cast<int>(pool);
   cfg.pool_idle = std::chrono::milliseconds(pool_idle_s * 1000);
+  cfg.secrets = cfg_in.secrets;
   core::PosixSpawnLauncher launcher;
   SystemClock clock;
   core::Supervisor sup(&loop, cfg, store.get(), &launcher, &clock);
@@ -376,6 +377,7 @@ int ServeCommand(const Args& argv) {
   core::Service service(&loop, &sup, store.get(), &runs, &events, &library, core::ServiceLimits{},
                         Version());
   sup.set_call_handler(&service);
+  service.set_script_run_secrets(cfg_in.script_run_secrets);
   service.loop_lag().Start();
   // Freed heap goes back to the kernel: after a span flood most of the peak is free but still
   // resident in malloc's arenas (224 MiB -> 47 MiB measured after E51).

@@ -77,6 +77,11 @@ class Service final : public api::Backend, public CallHandler {
                   std::function<void(Result<std::string>)> reply) override;
 
   LoopLagMonitor& loop_lag() { return lag_; }
+  // Secrets (names of SupervisorConfig::secrets) that script_run's ad-hoc code gets; by
+  // default none.
+  void set_script_run_secrets(std::vector<std::string> names) {
+    script_run_secrets_ = std::move(names);
+  }
 
  private:
   // Who is calling: an API client (caller invalid) or a run over its call channel.
@@ -122,6 +127,12 @@ class Service final : public api::Backend, public CallHandler {
   void SubmitFromParams(const Ctx& ctx, const api::Params& p, bool force_untrusted,
                         std::function<void(Result<store::RunRecord>)> done);
   void Submit(const Ctx& ctx, RunRequest req, std::function<void(Result<store::RunRecord>)> done);
+  // Sets req.secrets, then Submit: script_run (`ad_hoc`) gets script_run_secrets_ only; a
+  // library flow, or a source an API client sent, gets what its @flow(secrets=[...]) asks for
+  // and the operator configured; a source sent by a running flow over the
+  // call channel gets none (else a script_run could grant itself any secret).
+  void GrantSecretsAndSubmit(const Ctx& ctx, RunRequest req, bool ad_hoc,
+                             std::function<void(Result<store::RunRecord>)> done);
   // {run, tree} once the record is terminal (tree read from the store).
   void RunDocumentAsync(store::RunRecord rec, std::function<void(Result<std::string>)> done);
   std::string RecordJson(const store::RunRecord& rec) const;
@@ -135,6 +146,7 @@ class Service final : public api::Backend, public CallHandler {
   ServiceLimits limits_;
   std::string version_;
   LoopLagMonitor lag_;
+  std::vector<std::string> script_run_secrets_;
   std::unordered_map<std::string, Method> call_methods_;  // the call channel's allowlist
   int64_t calls_refused_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

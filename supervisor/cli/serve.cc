@@ -2,6 +2,7 @@
 // FlowLibrary + Service behind the HttpServer, graceful shutdown on SIGTERM/SIGINT. Main
 // (loop) thread.
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -102,6 +103,10 @@ struct Daemon {
   loop::MemoryTrimmer* trimmer = nullptr;
   std::unique_ptr<api::HttpServer> server;
   uv_signal_t sigterm, sigint;
+  // systemd's WatchdogSec=: pings WATCHDOG=1 from the loop at half the interval, so a stuck
+  // loop (not just a dead process) gets the service restarted. Inactive without it.
+  uv_timer_t watchdog;
+  bool watchdog_on = false;
   std::chrono::milliseconds grace{10000};
   bool stopping = false;
   bool ready = false;
@@ -109,6 +114,7 @@ struct Daemon {
   void CloseLast() {
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    if (watchdog_on) uv_close(reinterpret_cast<uv_handle_t*>(&watchdog), nullptr);
     trimmer->Close();
     pump->Close();
   }
@@ -120,6 +126,7 @@ struct Daemon {
       return;
     }
     stopping = true;
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: waiting for running runs");
     std::fprintf(stderr, "hero_logic: stopping: no new runs; waiting for %zu running run(s)\n",
                  sup->active_runs());
     runs->BeginShutdown();
@@ -401,6 +408,13 @@ int ServeCommand(const Args& argv) {
   auto on_signal = [](uv_signal_t* h, int) { static_cast<Daemon*>(h->data)->Stop(); };
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
+  if (uint64_t usec = 0; sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
+    uv_timer_init(&loop, &d.watchdog);
+    d.watchdog_on = true;
+    uint64_t every_ms = usec / 2000;
+    uv_timer_start(
+        &d.watchdog, [](uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }, every_ms, every_ms);
+  }
 
   api::HttpServer::Options ho;
   ho.unix_socket_path = socket_path;
@@ -425,6 +439,10 @@ int ServeCommand(const Args& argv) {
     }
     d.server = std::move(server).value();
     d.ready = true;
+    // systemd Type=notify: ready once the socket is bound, the store open and the builtins
+    // loaded (a no-op without $NOTIFY_SOCKET).
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s and http://%s:%d",
+               d.server->unix_socket_path().c_str(), ho.tcp_host.c_str(), d.server->tcp_port());
     std::printf("hero_logic: serving on unix:%s and http://%s:%d\n",
                 d.server->unix_socket_path().c_str(), ho.tcp_host.c_str(), d.server->tcp_port());
     std::fflush(stdout);

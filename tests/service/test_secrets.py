@@ -1,7 +1,8 @@
 """Flow secrets: a flow gets exactly the secrets its @flow(secrets=[...]) asks for (trusted and
 untrusted), script_run gets none unless script_run_secrets grants them, and no secret value
 reaches anything the daemon stores or answers: span tags, logs, tracebacks, outputs, inputs,
-reasons, script_run answers, /metrics, the SQLite files, its own log, or any process's argv."""
+reasons, script_run answers, SSE events, /metrics, the SQLite files, its own log, or any
+process's argv."""
 import glob
 import json
 import os
@@ -12,7 +13,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
-from daemon_harness import Daemon  # noqa: E402
+from daemon_harness import Daemon, SseReader  # noqa: E402
 
 GRANTED = "s3cr3t-granted-\"quoted\"-0123456789"
 OTHER = "s3cr3t-other-abcdefghij"
@@ -79,6 +80,15 @@ class SecretsTest(unittest.TestCase):
         self.assertIn("stdout has [secret GRANTED_KEY]\n", [l["text"] for l in logs])
         self.assertClean(logs, "play_logs")
         self.assertClean(self.d.call("play_status", run_id=rid), "play_status")
+        # The live stream (replayed from the run's event log) carries the same redacted copies.
+        sse = SseReader(self.d.port, rid)
+        try:
+            events = list(sse.events(until=lambda e: e[1] == "end", deadline=10))
+        finally:
+            sse.close()
+        self.assertTrue(events)
+        self.assertIn("[secret GRANTED_KEY]", json.dumps(events))
+        self.assertClean(events, "SSE events")
 
     def test_trusted_flow_gets_only_its_declared_secret(self):
         self.check_granted_run(self.run_doc("trusted"))

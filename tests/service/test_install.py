@@ -5,7 +5,6 @@ serve the web UI and the dashboard, and pass `smoke --offline`. A binary that op
 in the checkout would find nothing there and fail."""
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys

@@ -59,10 +59,11 @@ options:
 
 configuration file:
   --config PATH         read settings from a TOML file (default /etc/hero_logic/config.toml
-                        for an installed copy, when it exists). Every option above has a key:
-                        its name with '_' for '-' (per_flow_limit = 4). Options given on the
-                        command line override the file. An unknown key or a bad value stops
-                        the daemon with the file, line and key.
+                        for an installed copy, when it exists). Every other option of this
+                        help but --check-config has a key: its name with '_' for '-'
+                        (per_flow_limit = 4). Options given on the command line override the
+                        file. An unknown key or a bad value stops the daemon with the file,
+                        line and key.
   --check-config        print the effective settings (secret values never) and exit
   --secrets-dir DIR     one file per secret (name = file name, mode 0600); default
                         /etc/hero_logic/secrets for an installed copy, when it exists

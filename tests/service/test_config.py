@@ -51,17 +51,19 @@ class ConfigTest(unittest.TestCase):
         return tomllib.loads(p.stdout)
 
     def test_every_key_round_trips(self):
-        path = self.write(toml_text(EVERY_KEY))
+        keys = dict(EVERY_KEY, secrets_dir=os.path.join(self.tmp, "secrets"))
+        os.mkdir(keys["secrets_dir"], 0o700)
+        path = self.write(toml_text(keys))
         got = self.check("--config", path)
-        for k, v in EVERY_KEY.items():
+        for k, v in keys.items():
             self.assertEqual(got[k], v, k)
         # The printed settings are themselves a valid config that means the same thing.
-        again = self.write(toml_text({k: got[k] for k in EVERY_KEY}), name="again.toml")
+        again = self.write(toml_text({k: got[k] for k in keys}), name="again.toml")
         self.assertEqual(self.check("--config", again), got)
 
     def test_every_key_is_a_serve_option(self):
         help_text = self.serve("--help").stdout
-        for k in EVERY_KEY:
+        for k in list(EVERY_KEY) + ["secrets_dir"]:
             self.assertIn("--" + k.replace("_", "-") + " ", help_text, k)
 
     def test_flags_override_the_file(self):

@@ -92,8 +92,9 @@ def resolve_endpoint(endpoint):
         raise flow.Failed(
             "HERO_AIBROKER_URL is not set: give the `endpoint` input (an OpenAI-compatible "
             "base URL such as http://127.0.0.1:8080/v1) or set HERO_AIBROKER_URL; flows run "
-            "with a scrubbed environment, so the endpoint must arrive as an input or "
-            "HERO_FLOW_AIBROKER_URL")
+            "with a scrubbed environment, so the endpoint must arrive as an input, as "
+            "HERO_FLOW_AIBROKER_URL, or as the operator's HERO_AIBROKER_URL secret "
+            "(docs/OPERATIONS.md)")
     if not (url.startswith("http://") or url.startswith("https://")):
         raise flow.Failed("endpoint must be an http(s) URL, not %r" % url)
     return url

@@ -4,11 +4,13 @@ reaches anything the daemon stores or answers: span tags, logs, tracebacks, outp
 reasons, script_run answers, SSE events, /metrics, the SQLite files, its own log, or any
 process's argv."""
 import glob
+import http.server
 import json
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -166,6 +168,60 @@ class ScriptRunGrantTest(unittest.TestCase):
             finally:
                 d.stop()
         finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BrokerHandler(http.server.BaseHTTPRequestHandler):
+    """A minimal OpenAI-compatible broker that records the Authorization header it got."""
+    seen = []
+
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        BrokerHandler.seen.append((self.path, self.headers.get("Authorization"), json.loads(body)))
+        out = json.dumps({"model": "test-model", "choices": [{"message": {"role": "assistant",
+                          "content": "pong"}}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+class BuiltinFlowReachesBrokerTest(unittest.TestCase):
+    def test_model_call_gets_url_and_key_from_the_operators_secrets(self):
+        broker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BrokerHandler)
+        threading.Thread(target=broker.serve_forever, daemon=True).start()
+        tmp = tempfile.mkdtemp(prefix="hero_secrets_broker_")
+        key = "sk-broker-test-0123456789"
+        url = "http://127.0.0.1:%d/v1" % broker.server_address[1]
+        try:
+            config = os.path.join(tmp, "config.toml")
+            with open(config, "w") as f:
+                f.write("[secrets]\nHERO_AIBROKER_KEY = %s\nHERO_AIBROKER_URL = %s\n"
+                        % (json.dumps(key), json.dumps(url)))
+            os.chmod(config, 0o600)
+            repo = os.environ.get("HERO_REPO", os.path.join(os.path.dirname(__file__), "..", ".."))
+            d = Daemon(os.path.join(tmp, "data"), "--pool", "0", "--config", config,
+                       flows_dir=os.path.join(repo, "builtin_flows"))
+            try:
+                # No endpoint input: the URL and the key come from the secrets.
+                doc = d.call("play_start", flow="model_call", profile="trusted",
+                             input={"prompt": "ping", "model": "test-model"}, timeout_ms=30000)
+                self.assertEqual(doc["run"]["status"], "ok", doc["run"])
+                self.assertEqual(doc["run"]["output"]["content"], "pong")
+                self.assertEqual(BrokerHandler.seen[-1][0], "/v1/chat/completions")
+                self.assertEqual(BrokerHandler.seen[-1][1], "Bearer " + key)
+                text = json.dumps(doc)
+                self.assertNotIn(key, text)
+                self.assertNotIn(url, text)
+            finally:
+                d.stop()
+        finally:
+            broker.shutdown()
+            broker.server_close()
             shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -363,7 +363,7 @@ def launch_rate(build, quick, secs=None, inflight=None, pools=("on", "off")):
             def monitor():
                 while not stop_mon.wait(5):
                     try:
-                        lag.append(d.metrics().get('hero_loop_lag_seconds{quantile="0.99"}', 0))
+                        lag.append(d.metrics().get('hero_loop_lag_recent_p99_seconds', 0))
                     except Exception:  # noqa: BLE001
                         pass
 
@@ -470,7 +470,7 @@ def concurrency(build, quick, n=None, nofile=65536, pool=2):
                 try:
                     m = d.metrics()
                     samples.append((time.time(), d.rss_kib(), d.fds(),
-                                    m.get('hero_loop_lag_seconds{quantile="0.99"}', 0),
+                                    m.get('hero_loop_lag_recent_p99_seconds', 0),
                                     m.get("hero_runs_active", 0), m.get("hero_queue_length", 0)))
                 except Exception:  # noqa: BLE001
                     pass
@@ -535,8 +535,8 @@ def concurrency(build, quick, n=None, nofile=65536, pool=2):
         time.sleep(2.5)  # let the 1 s monitor see the steady state
         peak = (d.rss_kib(), d.fds())
         m = d.metrics()
-        lag_now = m.get('hero_loop_lag_seconds{quantile="0.99"}', 0)
-        lag_max = m.get('hero_loop_lag_seconds{quantile="1"}', 0)
+        lag_now = m.get('hero_loop_lag_recent_p99_seconds', 0)
+        lag_max = m.get('hero_loop_lag_recent_max_seconds', 0)
         ramp_lag = max((s[3] for s in samples), default=0)
         st = list_runs(r, ids)
         by = {}

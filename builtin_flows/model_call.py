@@ -6,7 +6,9 @@ appended unless present). Without it the flow reads HERO_FLOW_AIBROKER_URL, then
 HERO_AIBROKER_URL (a plain `python3 model_call.py` run, or a daemon that forwards it); with
 none it fails at once with a clear reason. Trusted runs share the host network; an untrusted
 run needs `network` on. The API key is never an input (inputs are stored with the run):
-HERO_FLOW_AIBROKER_KEY or HERO_AIBROKER_KEY, sent as a Bearer token.
+HERO_FLOW_AIBROKER_KEY or HERO_AIBROKER_KEY, sent as a Bearer token. Under the daemon both
+HERO_AIBROKER_KEY and HERO_AIBROKER_URL come from the operator's secrets (@flow secrets=...,
+docs/OPERATIONS.md) when configured.
 
 Tags the flow span with model, prompt/completion/total tokens, latency_ms and cost_usd (from a
 small per-million-token price table; 0 with cost_known=false for other models). Retries
@@ -90,8 +92,9 @@ def resolve_endpoint(endpoint):
         raise flow.Failed(
             "HERO_AIBROKER_URL is not set: give the `endpoint` input (an OpenAI-compatible "
             "base URL such as http://127.0.0.1:8080/v1) or set HERO_AIBROKER_URL; flows run "
-            "with a scrubbed environment, so the endpoint must arrive as an input or "
-            "HERO_FLOW_AIBROKER_URL")
+            "with a scrubbed environment, so the endpoint must arrive as an input, as "
+            "HERO_FLOW_AIBROKER_URL, or as the operator's HERO_AIBROKER_URL secret "
+            "(docs/OPERATIONS.md)")
     if not (url.startswith("http://") or url.startswith("https://")):
         raise flow.Failed("endpoint must be an http(s) URL, not %r" % url)
     return url
@@ -136,7 +139,8 @@ def cost_usd(model, prompt_tokens, completion_tokens):
               "backoff_s": float, "timeout_s": float},
       outputs={"content": str, "model": str, "usage": dict, "latency_ms": float,
                "cost_usd": float, "attempts": int},
-      tags=("llm", "model", "chat", "builtin"))
+      tags=("llm", "model", "chat", "builtin"),
+      secrets=["HERO_AIBROKER_KEY", "HERO_AIBROKER_URL"])
 def model_call(model=DEFAULT_MODEL, messages=None, prompt=None, system=None, temperature=None,
                max_tokens=None, endpoint=None, retries=3, backoff_s=0.5, timeout_s=60.0):
     """Sends one chat completion request (model + messages, or a single prompt) to the

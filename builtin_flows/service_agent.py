@@ -107,7 +107,8 @@ def failure_text(rec):
               "timeout_ms": int, "network": bool},
       outputs={"mode": str, "flow": str, "run_id": int, "status": str, "output": object,
                "attempts": int, "code": str, "services": list, "summary": str},
-      tags=("agent", "router", "codegen", "builtin"))
+      tags=("agent", "router", "codegen", "builtin"),
+      secrets=["HERO_AIBROKER_KEY", "HERO_AIBROKER_URL"])  # model_call runs in this process
 def service_agent(intent, services_dir=None, flow_input=None, script_input=None,
                   model="gpt-4o-mini", endpoint=None, threshold=0.75, max_attempts=2,
                   timeout_ms=30000, network=False):

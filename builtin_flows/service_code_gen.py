@@ -65,7 +65,8 @@ def first_prompt(intent, interface, error, previous_code):
       inputs={"intent": str, "interface": str, "model": str, "endpoint": str,
               "max_attempts": int, "error": str, "previous_code": str},
       outputs={"code": str, "attempts": int, "model": str, "total_tokens": int},
-      tags=("codegen", "llm", "agent", "builtin"))
+      tags=("codegen", "llm", "agent", "builtin"),
+      secrets=["HERO_AIBROKER_KEY", "HERO_AIBROKER_URL"])  # model_call runs in this process
 def service_code_gen(intent, interface="", model="gpt-4o-mini", endpoint=None, max_attempts=2,
                      error=None, previous_code=None):
     """Generates code: asks the model for a Python script that fulfils the intent using the

@@ -61,6 +61,7 @@ constexpr int kMaxEnv = 64;
 constexpr int kMaxRlimits = 16;
 constexpr int kMaxKeep = 4;
 constexpr int kMaxCgroups = 8;
+constexpr int kMaxPassEnv = 16;
 
 struct Args {
   Mode mode = Mode::kNone;
@@ -86,6 +87,8 @@ struct Args {
   int nkeep = 0;
   const char* cgroup_procs[kMaxCgroups] = {};
   int ncgroups = 0;
+  const char* pass_env[kMaxPassEnv] = {};
+  int npass = 0;
 };
 
 const char* Value(const char* arg, const char* prefix) {
@@ -184,6 +187,9 @@ Args Parse(int argc, char** argv) {
       if (a.nenv == kMaxEnv) Die("too many --env");
       if (!strchr(v, '=')) Die("bad --env '%s'", v);
       a.env[a.nenv++] = const_cast<char*>(v);
+    } else if ((v = Value(arg, "--pass-env="))) {
+      if (a.npass == kMaxPassEnv) Die("too many --pass-env");
+      a.pass_env[a.npass++] = v;
     } else if ((v = Value(arg, "--private-tmp="))) {
       a.private_tmp = ParseLong(v, "--private-tmp");
     } else if ((v = Value(arg, "--keep="))) {
@@ -202,6 +208,14 @@ Args Parse(int argc, char** argv) {
     } else {
       Die("unknown argument '%s'", arg);
     }
+  }
+  // NAME=value entries of our own environment (posix_spawn's envp), used in place: getenv
+  // returns the value inside the "NAME=value" string.
+  for (int i = 0; i < a.npass; ++i) {
+    const char* value = getenv(a.pass_env[i]);
+    if (!value) Die("--pass-env %s: not in the launcher's environment", a.pass_env[i]);
+    if (a.nenv == kMaxEnv) Die("too many --env");
+    a.env[a.nenv++] = const_cast<char*>(value - strlen(a.pass_env[i]) - 1);
   }
   a.env[a.nenv] = nullptr;
   return a;

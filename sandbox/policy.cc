@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "sandbox/launcher_abi.h"
 
@@ -62,6 +63,12 @@ Status ValidatePolicy(const Policy& p) {
   }
   for (const auto& a : p.python_args) {
     if (HasNul(a)) return InvalidArgument("policy.python_args contains NUL");
+  }
+  if (p.pass_env.size() > 16) return InvalidArgument("policy.pass_env: at most 16 names");
+  for (const auto& n : p.pass_env) {
+    bool ok = !n.empty() && !(n[0] >= '0' && n[0] <= '9');
+    for (char c : n) ok = ok && (isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!ok) return InvalidArgument("policy.pass_env: '" + n + "' is not a variable name");
   }
   if (p.cgroup_procs.size() > 8) return InvalidArgument("policy.cgroup_procs: at most 8 files");
   for (const auto& c : p.cgroup_procs) {
@@ -192,7 +199,10 @@ std::vector<std::string> BuildBwrapArgv(const Policy& p) {
   if (!p.network) add({"--unshare-net"});
   add({"--uid", std::to_string(SandboxUid(p)), "--gid", std::to_string(SandboxGid(p))});
   add({"--hostname", "hero", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-       "--disable-userns", "--assert-userns-disabled", "--clearenv"});
+       "--disable-userns", "--assert-userns-disabled"});
+  // bwrap's environment (set by the outer launcher) is empty but for the pass_env secrets,
+  // which must reach the inner launcher: --clearenv only when there are none.
+  if (p.pass_env.empty()) add({"--clearenv"});
   // Filesystem: only what CPython needs (Debian 12 is merged-/usr).
   add({"--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64",
        "/lib64", "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin"});
@@ -230,6 +240,7 @@ std::vector<std::string> BuildBwrapArgv(const Policy& p) {
   // The inner launcher loads seccomp (with a listener) as the last step before python.
   add({"--", abi::kSandboxLauncher, "--inner", "--seccomp-fd=" + std::to_string(abi::kSeccompFd)});
   for (const auto& kv : BuildChildEnv(p)) a.push_back("--env=" + kv);
+  for (const auto& n : p.pass_env) a.push_back("--pass-env=" + n);
   a.push_back("--");
   for (auto& arg : BuildFlowCommand(p)) a.push_back(std::move(arg));
   return a;
@@ -252,6 +263,9 @@ Result<std::vector<std::string>> BuildLauncherArgv(const Policy& p,
                 RlimitValue(r.hard));
   }
   for (const auto& c : p.cgroup_procs) a.push_back("--cgroup-procs=" + c);
+  // Untrusted: the outer launcher passes them on to bwrap's environment, which bwrap hands to
+  // the inner launcher (its own --pass-env list, in BuildBwrapArgv).
+  for (const auto& n : p.pass_env) a.push_back("--pass-env=" + n);
   if (!p.source_path.empty()) a.push_back("--source=" + p.source_path);
   if (!p.input_path.empty()) a.push_back("--input=" + p.input_path);
   switch (p.profile) {
@@ -273,8 +287,9 @@ Result<std::vector<std::string>> BuildLauncherArgv(const Policy& p,
       a.push_back("--passwd=" + BuildPasswd(p));
       a.push_back("--group=" + BuildGroup(p));
       a.push_back(std::string("--seccomp-network=") + (p.network ? "1" : "0"));
-      // No --env: bwrap starts with an empty environment (its pid 1 keeps whatever bwrap was
-      // started with, readable at /proc/1/environ); the inner launcher carries the child env.
+      // No --env: bwrap starts with an empty environment but for pass_env (its pid 1 keeps
+      // whatever bwrap was started with, readable at /proc/1/environ: only the secrets this
+      // flow was granted); the inner launcher carries the child env.
       a.push_back("--");
       for (auto& arg : BuildBwrapArgv(p)) a.push_back(std::move(arg));
       break;

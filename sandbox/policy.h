@@ -26,6 +26,9 @@
 //     [--passwd=TEXT --group=TEXT] untrusted: memfds at abi::kPasswdFd / abi::kGroupFd
 //     [--seccomp-network=0|1]    untrusted: BPF (BuildSeccompProgram) in a memfd at abi::kSeccompFd
 //     --env=K=V                  repeated: the exact environment of the exec'd program
+//     [--pass-env=NAME]          repeated: also NAME=value from the launcher's own environment
+//                                (flow secrets: their values never appear on an argv, which
+//                                every user can read in /proc; posix_spawn's envp carries them)
 //     -- PROGRAM ARGS...         execve(PROGRAM, [PROGRAM, ARGS...], env)
 //   trusted:   source/input are copied to <workdir>/.hero/{flow.py,input.json}; PROGRAM = python.
 //   untrusted: source/input are placed at fds 5/6; PROGRAM = bwrap (started with an EMPTY
@@ -108,6 +111,11 @@ struct Policy {
   // the outer launcher joins them as root before anything else, so bwrap, the flow and its
   // daemons inherit the group. Empty = no cgroup (rlimits only). Needs a root launcher.
   std::vector<std::string> cgroup_procs;
+  // Names of variables (flow secrets) the launchers copy from their own environment into the
+  // flow's, after BuildChildEnv's: the caller spawns the outer launcher with exactly these
+  // NAME=value pairs as its envp; untrusted, they pass through bwrap's environment to the
+  // inner launcher. At most 16, each [A-Za-z_][A-Za-z0-9_]*.
+  std::vector<std::string> pass_env;
 };
 
 // Checks what the builders and the launcher rely on: absolute paths, no NUL bytes, sizes > 0,
@@ -116,7 +124,8 @@ Status ValidatePolicy(const Policy& policy);
 
 // The child's complete environment, "K=V" each, in a fixed order: PATH, HOME, LANG, PYTHONPATH,
 // PYTHONDONTWRITEBYTECODE, MALLOC_ARENA_MAX, TMPDIR, HERO_FLOW_SPAN_FD, HERO_FLOW_RUN_ID,
-// HERO_FLOW_NAME (the last two only when non-empty). Nothing else, ever.
+// HERO_FLOW_NAME (the last two only when non-empty). Nothing else, ever (the launcher adds the
+// policy's pass_env variables from its own environment).
 std::vector<std::string> BuildChildEnv(const Policy& policy);
 
 struct RlimitSetting {

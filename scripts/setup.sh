@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what hero_logic needs on Debian 12 (as root) and builds it.
-#   scripts/setup.sh [--sanitize]    build/ (RelWithDebInfo) or build-asan/ (ASan+UBSan)
+#   scripts/setup.sh [--sanitize]    build/ (Release) or build-asan/ (Debug, ASan+UBSan)
 # Only missing packages are installed, so a second run is fast and offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git python3 libuv1-dev libsimdjson-dev libseccomp-dev
       bubblewrap libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev libbenchmark-dev
-      libh2o-dev libcurl4-openssl-dev curl procps util-linux clang-format)
+      libh2o-dev libcurl4-openssl-dev curl procps util-linux clang-format
+      libtomlplusplus-dev libsystemd-dev prometheus dpkg-dev file)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,11 +27,13 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# build/ is a Release build (what distributions ship; the install and package tests use it).
+# HERO_WERROR=ON in the environment (scripts/test.sh, CI) turns warnings into errors.
 build_dir=build
-cmake_args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+cmake_args=(-DCMAKE_BUILD_TYPE=Release "-DHERO_WERROR=${HERO_WERROR:-OFF}")
 if [ "${1:-}" = "--sanitize" ]; then
   build_dir=build-asan
-  cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DHERO_SANITIZE=ON)
+  cmake_args=(-DCMAKE_BUILD_TYPE=Debug -DHERO_SANITIZE=ON "-DHERO_WERROR=${HERO_WERROR:-OFF}")
 fi
 cmake -S . -B "$build_dir" "${cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j"$(nproc)"

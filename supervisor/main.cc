@@ -4,11 +4,16 @@
 #include <vector>
 
 #include "supervisor/cli/commands.h"
+#include "supervisor/cli/install_paths.h"
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help")
     return hero::cli::MainHelp();
+  if (args[0] == "--version" || args[0] == "version") {
+    std::printf("%s\n", hero::cli::VersionLine().c_str());
+    return 0;
+  }
   std::string cmd = args[0];
   args.erase(args.begin());
   if (cmd == "run") return hero::cli::RunCommand(args);

@@ -964,7 +964,9 @@ class _Flow:
     CallError = CallError
 
     def __call__(self, fn=None, name=None, description="", inputs=None, outputs=None,
-                 tags=()):
+                 tags=(), secrets=()):
+        # secrets=["NAME", ...]: read from the source by inspect_flow (never at run time); the
+        # daemon sets the granted ones in os.environ before the flow starts.
         return _flow_call(fn, name, description, inputs, outputs, tags)
 
     step = staticmethod(_step)

@@ -75,7 +75,7 @@ def _params(fn):
 
 def describe(fn, deco):
     """One flow's record from its FunctionDef and its @flow decorator node."""
-    name, description, inputs, outputs, tags = fn.name, "", None, None, []
+    name, description, inputs, outputs, tags, secrets = fn.name, "", None, None, [], []
     if isinstance(deco, ast.Call):
         if deco.args:
             first = _const(deco.args[0])
@@ -93,6 +93,10 @@ def describe(fn, deco):
                 inputs = _type_map(kw.value)
             elif kw.arg == "outputs":
                 outputs = _type_map(kw.value)
+            elif kw.arg == "secrets":
+                v = _const(kw.value, [])
+                secrets = [s for s in v if isinstance(s, str)] \
+                    if isinstance(v, (list, tuple)) else []
             elif kw.arg == "tags":
                 v = _const(kw.value, [])
                 if isinstance(v, str):
@@ -111,6 +115,7 @@ def describe(fn, deco):
         "inputs": inputs,
         "outputs": outputs or {},
         "tags": tags,
+        "secrets": secrets,
         "required": [n for n in required if n in inputs] or required,
         "line": line,
         "async": isinstance(fn, ast.AsyncFunctionDef),

@@ -174,6 +174,23 @@ void ShutdownSocket(uv_handle_t* h, int how) {
   if (uv_fileno(h, &fd) == 0 && fd >= 0) ::shutdown(fd, how);
 }
 
+// A Prometheus label value: backslash, double quote and newline escaped (exposition format).
+std::string PromLabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out;
+}
+
+std::string NodeName(const std::string& configured) {
+  if (!configured.empty()) return configured;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0) return "unknown";
+  return host;
+}
+
 }  // namespace
 
 class H2oSseStream;
@@ -181,7 +198,7 @@ class H2oSseStream;
 class HttpServer::Impl {
  public:
   Impl(uv_loop_t* loop, Options options, Backend* backend)
-      : loop_(loop), opt_(std::move(options)), backend_(backend) {}
+      : loop_(loop), opt_(std::move(options)), backend_(backend), node_(NodeName(opt_.node)) {}
   ~Impl();
 
   Status Init();
@@ -202,6 +219,7 @@ class HttpServer::Impl {
   uv_loop_t* loop_;
   Options opt_;
   Backend* backend_;
+  std::string node_;  // hero_node_info's node label
   MethodTable table_;
   std::unique_ptr<RpcDispatcher> dispatcher_;
   int tcp_port_ = 0;
@@ -509,6 +527,12 @@ Status HttpServer::Impl::Init() {
   config_.http1.upgrade_to_http2 = 0;
   h2o_hostconf_t* host =
       h2o_config_register_host(&config_, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+  // h2o tries the paths in registration order: /dashboards (static Grafana JSON) first, so
+  // it bypasses the router on "/".
+  if (!opt_.dashboards_dir.empty()) {
+    h2o_pathconf_t* dash = h2o_config_register_path(host, "/dashboards", 0);
+    h2o_file_register(dash, opt_.dashboards_dir.c_str(), nullptr, nullptr, 0);
+  }
   h2o_pathconf_t* root = h2o_config_register_path(host, "/", 0);
   auto* router = reinterpret_cast<RouterHandler*>(h2o_create_handler(root, sizeof(RouterHandler)));
   router->super.on_req = &OnRouterReq;
@@ -781,6 +805,11 @@ void HttpServer::Impl::ServeMetrics(h2o_req_t* req) {
   metric("hero_sse_streams_total", "counter", "SSE streams opened.", stats_.sse_total);
   metric("hero_sse_dropped_total", "counter", "SSE clients dropped for falling behind.",
          stats_.sse_dropped);
+  // One info metric names this node and version; series from several nodes join on it.
+  text += "# HELP hero_node_info This daemon's node name and version (always 1).\n";
+  text += "# TYPE hero_node_info gauge\n";
+  text += "hero_node_info{node=\"" + PromLabelValue(node_) + "\",version=\"" +
+          PromLabelValue(opt_.version) + "\"} 1\n";
   SendBody(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", text);
 }
 

@@ -29,6 +29,8 @@ class HttpServer {
     int tcp_port = 8765;
     size_t max_body_bytes = 8u << 20;  // larger request bodies: 413 + JSON-RPC error body
     std::string static_dir;            // web UI root; empty: no static files (404)
+    std::string dashboards_dir;        // served at /dashboards/ (Grafana JSON); empty: none
+    std::string node;                  // hero_node_info{node=...} in /metrics; empty: hostname
     std::chrono::milliseconds sse_heartbeat{15000};
     size_t sse_client_buffer_cap = 4u << 20;  // unsent bytes per SSE client before "dropped"
     std::chrono::milliseconds request_timeout{10000};  // to receive a request's head + body

@@ -17,15 +17,12 @@
 #include "supervisor/base/clock.h"
 #include "supervisor/base/run_status.h"
 #include "supervisor/cli/args.h"
+#include "supervisor/cli/install_paths.h"
 #include "supervisor/cli/tree_printer.h"
 #include "supervisor/core/data_dir_lock.h"
 #include "supervisor/core/run_view.h"
 #include "supervisor/core/store_pump.h"
 #include "supervisor/core/supervisor.h"
-
-#ifndef HERO_SOURCE_DIR
-#define HERO_SOURCE_DIR "."
-#endif
 
 namespace hero::cli {
 namespace {
@@ -128,17 +125,6 @@ std::string ResolveDataDir(const std::string& flag) {
   return std::string(home && *home ? home : "/tmp") + "/.local/share/hero_logic";
 }
 
-std::string DefaultLauncherPath() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return (exe.parent_path() / "hero_launcher").string();
-}
-
-std::string DefaultSdkDir() {
-  if (const char* e = getenv("HERO_LOGIC_SDK"); e && *e) return e;
-  return std::string(HERO_SOURCE_DIR) + "/py";
-}
-
 // `run --stats`: this supervisor process's own cost (all its threads, not the run's
 // processes). Peak RSS is VmHWM of this process's address space: getrusage's ru_maxrss would
 // also count the parent's image that this process was vfork-exec'ed from. The escape battery
@@ -228,8 +214,8 @@ int RunCommand(const Args& argv) {
 
   core::SupervisorConfig cfg;
   cfg.data_dir = ResolveDataDir(a.Get("data"));
-  cfg.launcher_path = DefaultLauncherPath();
-  cfg.sdk_dir = DefaultSdkDir();
+  cfg.launcher_path = Paths().launcher;
+  cfg.sdk_dir = Paths().sdk_dir;
   cfg.probe_untrusted = req.profile == core::Profile::kUntrusted;
   core::PosixSpawnLauncher launcher;
   SystemClock clock;
@@ -422,8 +408,8 @@ commands:
   doctor          report the host's sandboxing features and available profiles
   smoke           run every built-in flow with its smoke inputs (CI: --offline, --junit FILE)
 
-Every command takes --help. Data lives in --data DIR, $HERO_LOGIC_DATA or
-~/.local/share/hero_logic.
+Every command takes --help; --version prints the version and git commit. Data lives in
+--data DIR, $HERO_LOGIC_DATA or ~/.local/share/hero_logic.
 )",
              stdout);
   return 0;

@@ -28,8 +28,5 @@ int ShowFollowCommand(const ParsedArgs& a, RunId run);
 
 // Data directory: --data DIR, else $HERO_LOGIC_DATA, else ~/.local/share/hero_logic.
 std::string ResolveDataDir(const std::string& flag);
-// The hero_launcher next to this executable; the SDK from $HERO_LOGIC_SDK or the checkout.
-std::string DefaultLauncherPath();
-std::string DefaultSdkDir();
 
 }  // namespace hero::cli

@@ -2,18 +2,23 @@
 // FlowLibrary + Service behind the HttpServer, graceful shutdown on SIGTERM/SIGINT. Main
 // (loop) thread.
 #include <signal.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "supervisor/api/http_server.h"
 #include "supervisor/base/clock.h"
 #include "supervisor/cli/args.h"
 #include "supervisor/cli/commands.h"
+#include "supervisor/cli/config_file.h"
+#include "supervisor/cli/install_paths.h"
 #include "supervisor/core/data_dir_lock.h"
 #include "supervisor/core/event_log.h"
 #include "supervisor/core/flow_library.h"
@@ -22,10 +27,6 @@
 #include "supervisor/core/store_pump.h"
 #include "supervisor/core/supervisor.h"
 #include "supervisor/loop/memory_trimmer.h"
-
-#ifndef HERO_SOURCE_DIR
-#define HERO_SOURCE_DIR "."
-#endif
 
 namespace hero::cli {
 namespace {
@@ -46,14 +47,28 @@ options:
   --port N              TCP port (default 8765; 0 = any free port)
   --concurrency N       runs running at once (default CPU count x 4); more wait `queued`
   --per-flow-limit N    runs of one flow running at once (default: no limit)
-  --static DIR          web UI files (default <repo>/supervisor/web/dist if it exists)
+  --static DIR          web UI files (default PREFIX/share/hero_logic/web if it exists)
   --flows-dir DIR       builtin flows loaded into the library at start
-                        (default <repo>/builtin_flows)
+                        (default PREFIX/share/hero_logic/builtin_flows)
   --shutdown-grace S    seconds running runs get to finish at shutdown (default 10)
   --pool N              warm pool: idle pre-started sandboxed interpreters per profile (and
                         network setting) that have imported the SDK; a run takes one and it
                         is never reused (default 2; 0 = off, every run starts cold)
   --pool-idle S         recycle a pooled worker idle for S seconds (default 300)
+  --node NAME           this node's name in /metrics (hero_node_info; default: the hostname)
+
+configuration file:
+  --config PATH         read settings from a TOML file (default /etc/hero_logic/config.toml
+                        for an installed copy, when it exists). Every other option of this
+                        help but --check-config has a key: its name with '_' for '-'
+                        (per_flow_limit = 4). Options given on the command line override the
+                        file. An unknown key or a bad value stops the daemon with the file,
+                        line and key.
+  --check-config        print the effective settings (secret values never) and exit
+  --secrets-dir DIR     one file per secret (name = file name, mode 0600); default
+                        /etc/hero_logic/secrets for an installed copy, when it exists
+  The file's [secrets] table (NAME = "value") and script_run_secrets = ["NAME"] configure the
+  secrets flows may ask for with @flow(secrets=[...]); see docs/OPERATIONS.md.
 
 retention (finished runs only; queued and running runs are never deleted):
   --retain-days N       delete runs that ended more than N days ago (default 30; may be
@@ -89,6 +104,10 @@ struct Daemon {
   loop::MemoryTrimmer* trimmer = nullptr;
   std::unique_ptr<api::HttpServer> server;
   uv_signal_t sigterm, sigint;
+  // systemd's WatchdogSec=: pings WATCHDOG=1 from the loop at half the interval, so a stuck
+  // loop (not just a dead process) gets the service restarted. Inactive without it.
+  uv_timer_t watchdog;
+  bool watchdog_on = false;
   std::chrono::milliseconds grace{10000};
   bool stopping = false;
   bool ready = false;
@@ -96,6 +115,7 @@ struct Daemon {
   void CloseLast() {
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint), nullptr);
+    if (watchdog_on) uv_close(reinterpret_cast<uv_handle_t*>(&watchdog), nullptr);
     trimmer->Close();
     pump->Close();
   }
@@ -107,6 +127,7 @@ struct Daemon {
       return;
     }
     stopping = true;
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: waiting for running runs");
     std::fprintf(stderr, "hero_logic: stopping: no new runs; waiting for %zu running run(s)\n",
                  sup->active_runs());
     runs->BeginShutdown();
@@ -121,14 +142,150 @@ struct Daemon {
   }
 };
 
+// The serve flags and their config.toml keys (the flag name with '_' for '-').
+const std::set<std::string> kStringKeys = {"data",      "socket", "host",       "static",
+                                           "flows-dir", "node",   "secrets-dir"};
+const std::set<std::string> kNumberKeys = {"port",           "concurrency", "per-flow-limit",
+                                           "shutdown-grace", "retain-days", "retain-mb",
+                                           "pool",           "pool-idle",   "retain-interval"};
+constexpr const char* kDefaultConfig = "/etc/hero_logic/config.toml";
+constexpr const char* kDefaultSecretsDir = "/etc/hero_logic/secrets";
+
+// Every setting of the daemon after flags, config file and defaults are merged and checked.
+struct ServeSettings {
+  std::string config_path;  // "" = none
+  std::string data, socket, host, static_dir, flows_dir, node, secrets_dir;
+  int64_t port = 8765, concurrency = 0, per_flow = 0, grace_s = 10;
+  int64_t pool = 2, pool_idle_s = 300;
+  double retain_days = 30;
+  int64_t retain_mb = 2048, retain_interval_s = 600;
+  std::map<std::string, std::string> secrets;   // name -> value (config [secrets] + secrets_dir)
+  std::vector<std::string> script_run_secrets;  // granted to ad-hoc code
+};
+
+// Flags override the file: the file's values fill in only what the command line left out.
+// Errors name the flag, or the file, line and key the value came from.
+Result<ServeSettings> ResolveSettings(const ParsedArgs& flags) {
+  namespace fs = std::filesystem;
+  ServeSettings st;
+  ParsedArgs a = flags;
+  ConfigFile file;
+  std::string config = a.Get("config");
+  if (!a.Has("config") && Paths().installed && fs::exists(kDefaultConfig)) config = kDefaultConfig;
+  if (!config.empty()) {
+    auto loaded = LoadConfigFile(config, kStringKeys, kNumberKeys);
+    if (!loaded.ok()) return loaded.status();
+    file = std::move(loaded).value();
+    for (const auto& [k, v] : file.values) a.values.emplace(k, v);  // keeps the flag's value
+    st.config_path = config;
+  }
+  auto bad = [&](const std::string& flag, const std::string& what) {
+    bool from_file = !flags.Has(flag) && file.origin.count(flag);
+    return InvalidArgument(from_file ? file.origin.at(flag) + ": " + what
+                                     : "--" + flag + " " + what);
+  };
+  auto get_int = [&](const std::string& flag, int64_t lo, int64_t hi, int64_t* out) {
+    return !a.Has(flag) || ParseInt(a.Get(flag), lo, hi, out);
+  };
+  st.data = ResolveDataDir(a.Get("data"));
+  st.socket = a.Get("socket", st.data + "/hero_logic.sock");
+  st.host = a.Get("host", "127.0.0.1");
+  st.concurrency = std::max<int64_t>(1, std::thread::hardware_concurrency()) * 4;
+  if (!get_int("port", 0, 65535, &st.port)) return bad("port", "must be 0..65535");
+  if (!get_int("concurrency", 1, 100000, &st.concurrency))
+    return bad("concurrency", "must be a number >= 1");
+  if (!get_int("per-flow-limit", 0, 100000, &st.per_flow))
+    return bad("per-flow-limit", "must be a number >= 0");
+  if (!get_int("shutdown-grace", 0, 86400, &st.grace_s))
+    return bad("shutdown-grace", "must be a number of seconds");
+  if (!get_int("pool", 0, 64, &st.pool)) return bad("pool", "must be a number 0..64 (0 = off)");
+  if (!get_int("pool-idle", 1, 86400, &st.pool_idle_s))
+    return bad("pool-idle", "must be a number of seconds >= 1");
+  if (a.Has("retain-days")) {
+    char* end = nullptr;
+    std::string v = a.Get("retain-days");
+    st.retain_days = std::strtod(v.c_str(), &end);
+    if (v.empty() || !end || *end != '\0' || !(st.retain_days >= 0) || st.retain_days > 36500) {
+      return bad("retain-days", "must be a number of days >= 0 (0 = keep forever)");
+    }
+  }
+  if (!get_int("retain-mb", 0, int64_t{1} << 30, &st.retain_mb))
+    return bad("retain-mb", "must be a number of MiB >= 0 (0 = no size limit)");
+  if (!get_int("retain-interval", 1, 86400 * 7, &st.retain_interval_s))
+    return bad("retain-interval", "must be a number of seconds >= 1");
+  std::error_code ec;
+  st.static_dir = a.Get("static");
+  if (!a.Has("static") && fs::is_directory(Paths().web_dir, ec)) st.static_dir = Paths().web_dir;
+  st.flows_dir = a.Get("flows-dir", Paths().flows_dir);
+  st.node = a.Get("node");
+  st.secrets = file.secrets;
+  st.secrets_dir = a.Get("secrets-dir");
+  if (!a.Has("secrets-dir") && Paths().installed && fs::is_directory(kDefaultSecretsDir, ec))
+    st.secrets_dir = kDefaultSecretsDir;
+  if (!st.secrets_dir.empty()) {
+    auto dir = LoadSecretsDir(st.secrets_dir);
+    if (!dir.ok()) return dir.status();
+    for (auto& [name, value] : *dir) {
+      if (!st.secrets.emplace(name, value).second)
+        return InvalidArgument("secret " + name + " is defined both in [secrets] and in " +
+                               st.secrets_dir);
+    }
+  }
+  for (const std::string& name : file.script_run_secrets) {
+    if (!st.secrets.count(name)) {
+      return InvalidArgument(file.path + ": key 'script_run_secrets': no secret named " + name);
+    }
+  }
+  st.script_run_secrets = file.script_run_secrets;
+  return st;
+}
+
+// `serve --check-config`: the effective settings as config.toml text (secret values never).
+void PrintSettings(const ServeSettings& st) {
+  auto str = [](const char* k, const std::string& v) {
+    std::string q;
+    for (char c : v) {
+      if (c == '"' || c == '\\') q += '\\';
+      q += c;
+    }
+    std::printf("%s = \"%s\"\n", k, q.c_str());
+  };
+  auto num = [](const char* k, int64_t v) {
+    std::printf("%s = %lld\n", k, static_cast<long long>(v));
+  };
+  std::printf("# effective settings%s%s\n", st.config_path.empty() ? "" : " (config: ",
+              st.config_path.empty() ? "" : (st.config_path + ")").c_str());
+  str("data", st.data);
+  str("socket", st.socket);
+  str("host", st.host);
+  num("port", st.port);
+  num("concurrency", st.concurrency);
+  num("per_flow_limit", st.per_flow);
+  str("static", st.static_dir);
+  str("flows_dir", st.flows_dir);
+  num("shutdown_grace", st.grace_s);
+  num("pool", st.pool);
+  num("pool_idle", st.pool_idle_s);
+  std::printf("retain_days = %.17g\n", st.retain_days);
+  num("retain_mb", st.retain_mb);
+  num("retain_interval", st.retain_interval_s);
+  str("node", st.node);
+  str("secrets_dir", st.secrets_dir);
+  std::printf("script_run_secrets = [");
+  for (size_t i = 0; i < st.script_run_secrets.size(); ++i)
+    std::printf("%s\"%s\"", i ? ", " : "", st.script_run_secrets[i].c_str());
+  std::printf("]\n# secrets (values not shown):");
+  for (const auto& [name, value] : st.secrets) std::printf(" %s", name.c_str());
+  std::printf("\n");
+}
+
 }  // namespace
 
 int ServeCommand(const Args& argv) {
-  auto parsed = ParseArgs(
-      argv,
-      {"data", "socket", "host", "port", "concurrency", "per-flow-limit", "static", "flows-dir",
-       "shutdown-grace", "retain-days", "retain-mb", "retain-interval", "pool", "pool-idle"},
-      {});
+  std::set<std::string> with_value = kStringKeys;
+  with_value.insert(kNumberKeys.begin(), kNumberKeys.end());
+  with_value.insert("config");
+  auto parsed = ParseArgs(argv, with_value, {"check-config"});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
@@ -136,51 +293,23 @@ int ServeCommand(const Args& argv) {
     return 0;
   }
   if (!a.positional.empty()) return Fail("serve takes no positional arguments (see --help)");
+  auto settings = ResolveSettings(a);
+  if (!settings.ok()) return Fail(settings.status().message());
+  const ServeSettings& cfg_in = *settings;
+  if (a.Has("check-config")) {
+    PrintSettings(cfg_in);
+    return 0;
+  }
   namespace fs = std::filesystem;
-  const std::string data = ResolveDataDir(a.Get("data"));
-  std::string socket_path = a.Get("socket", data + "/hero_logic.sock");
-  int64_t port = 8765, concurrency = std::max<int64_t>(1, std::thread::hardware_concurrency()) * 4,
-          per_flow = 0, grace_s = 10;
-  if (a.Has("port") && !ParseInt(a.Get("port"), 0, 65535, &port))
-    return Fail("--port must be 0..65535");
-  if (a.Has("concurrency") && !ParseInt(a.Get("concurrency"), 1, 100000, &concurrency)) {
-    return Fail("--concurrency must be a number >= 1");
-  }
-  if (a.Has("per-flow-limit") && !ParseInt(a.Get("per-flow-limit"), 0, 100000, &per_flow)) {
-    return Fail("--per-flow-limit must be a number >= 0");
-  }
-  if (a.Has("shutdown-grace") && !ParseInt(a.Get("shutdown-grace"), 0, 86400, &grace_s)) {
-    return Fail("--shutdown-grace must be a number of seconds");
-  }
-  int64_t pool = 2, pool_idle_s = 300;
-  if (a.Has("pool") && !ParseInt(a.Get("pool"), 0, 64, &pool))
-    return Fail("--pool must be a number 0..64 (0 = off)");
-  if (a.Has("pool-idle") && !ParseInt(a.Get("pool-idle"), 1, 86400, &pool_idle_s))
-    return Fail("--pool-idle must be a number of seconds >= 1");
-  double retain_days = 30;
-  int64_t retain_mb = 2048, retain_interval_s = 600;
-  if (a.Has("retain-days")) {
-    char* end = nullptr;
-    std::string v = a.Get("retain-days");
-    retain_days = std::strtod(v.c_str(), &end);
-    if (v.empty() || !end || *end != '\0' || !(retain_days >= 0) || retain_days > 36500) {
-      return Fail("--retain-days must be a number of days >= 0 (0 = keep forever)");
-    }
-  }
-  if (a.Has("retain-mb") && !ParseInt(a.Get("retain-mb"), 0, int64_t{1} << 30, &retain_mb)) {
-    return Fail("--retain-mb must be a number of MiB >= 0 (0 = no size limit)");
-  }
-  if (a.Has("retain-interval") &&
-      !ParseInt(a.Get("retain-interval"), 1, 86400 * 7, &retain_interval_s)) {
-    return Fail("--retain-interval must be a number of seconds >= 1");
-  }
+  const std::string& data = cfg_in.data;
+  const std::string& socket_path = cfg_in.socket;
+  const int64_t port = cfg_in.port, concurrency = cfg_in.concurrency, per_flow = cfg_in.per_flow,
+                grace_s = cfg_in.grace_s, pool = cfg_in.pool, pool_idle_s = cfg_in.pool_idle_s;
+  const double retain_days = cfg_in.retain_days;
+  const int64_t retain_mb = cfg_in.retain_mb, retain_interval_s = cfg_in.retain_interval_s;
   std::error_code ec;
-  std::string static_dir = a.Get("static");
-  if (!a.Has("static") &&
-      fs::is_directory(std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist", ec)) {
-    static_dir = std::string(HERO_SOURCE_DIR) + "/supervisor/web/dist";
-  }
-  std::string flows_dir = a.Get("flows-dir", std::string(HERO_SOURCE_DIR) + "/builtin_flows");
+  const std::string& static_dir = cfg_in.static_dir;
+  const std::string& flows_dir = cfg_in.flows_dir;
 
   // A client that disconnects mid-write must not kill the daemon (also before the server).
   ::signal(SIGPIPE, SIG_IGN);
@@ -221,10 +350,11 @@ int ServeCommand(const Args& argv) {
 
   core::SupervisorConfig cfg;
   cfg.data_dir = data;
-  cfg.launcher_path = DefaultLauncherPath();
-  cfg.sdk_dir = DefaultSdkDir();
+  cfg.launcher_path = Paths().launcher;
+  cfg.sdk_dir = Paths().sdk_dir;
   cfg.pool_size = static_cast<int>(pool);
   cfg.pool_idle = std::chrono::milliseconds(pool_idle_s * 1000);
+  cfg.secrets = cfg_in.secrets;
   core::PosixSpawnLauncher launcher;
   SystemClock clock;
   core::Supervisor sup(&loop, cfg, store.get(), &launcher, &clock);
@@ -253,8 +383,9 @@ int ServeCommand(const Args& argv) {
   }
   core::FlowLibrary library(&loop, &sup, store.get());
   core::Service service(&loop, &sup, store.get(), &runs, &events, &library, core::ServiceLimits{},
-                        "0.1.0");
+                        Version());
   sup.set_call_handler(&service);
+  service.set_script_run_secrets(cfg_in.script_run_secrets);
   service.loop_lag().Start();
   // Freed heap goes back to the kernel: after a span flood most of the peak is free but still
   // resident in malloc's arenas (224 MiB -> 47 MiB measured after E51).
@@ -278,13 +409,22 @@ int ServeCommand(const Args& argv) {
   auto on_signal = [](uv_signal_t* h, int) { static_cast<Daemon*>(h->data)->Stop(); };
   uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   uv_signal_start(&d.sigint, on_signal, SIGINT);
+  if (uint64_t usec = 0; sd_watchdog_enabled(0, &usec) > 0 && usec >= 2000) {
+    uv_timer_init(&loop, &d.watchdog);
+    d.watchdog_on = true;
+    uint64_t every_ms = usec / 2000;
+    uv_timer_start(
+        &d.watchdog, [](uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }, every_ms, every_ms);
+  }
 
   api::HttpServer::Options ho;
   ho.unix_socket_path = socket_path;
-  ho.tcp_host = a.Get("host", "127.0.0.1");
+  ho.tcp_host = cfg_in.host;
+  ho.node = cfg_in.node;
   ho.tcp_port = static_cast<int>(port);
   ho.static_dir = static_dir;
-  ho.version = "0.1.0";
+  if (fs::is_directory(Paths().dashboards_dir, ec)) ho.dashboards_dir = Paths().dashboards_dir;
+  ho.version = Version();
   int exit_code = 0;
   // The library is loaded before the server listens, so the first client sees the builtins.
   library.LoadBuiltinsAsync(flows_dir, [&](Result<int> loaded) {
@@ -300,6 +440,10 @@ int ServeCommand(const Args& argv) {
     }
     d.server = std::move(server).value();
     d.ready = true;
+    // systemd Type=notify: ready once the socket is bound, the store open and the builtins
+    // loaded (a no-op without $NOTIFY_SOCKET).
+    sd_notifyf(0, "READY=1\nSTATUS=serving on %s and http://%s:%d",
+               d.server->unix_socket_path().c_str(), ho.tcp_host.c_str(), d.server->tcp_port());
     std::printf("hero_logic: serving on unix:%s and http://%s:%d\n",
                 d.server->unix_socket_path().c_str(), ho.tcp_host.c_str(), d.server->tcp_port());
     std::fflush(stdout);

@@ -22,11 +22,8 @@
 #include "supervisor/base/json_writer.h"
 #include "supervisor/cli/args.h"
 #include "supervisor/cli/commands.h"
+#include "supervisor/cli/install_paths.h"
 #include "supervisor/cli/tree_printer.h"
-
-#ifndef HERO_SOURCE_DIR
-#define HERO_SOURCE_DIR "."
-#endif
 
 extern char** environ;
 
@@ -43,14 +40,15 @@ setup calls and each case with play_start, prints each run's span tree, and exit
 every case passed.
 
 The model endpoint is $HERO_AIBROKER_URL. When it is unset, --offline starts the recorded-answer
-model server fixture (tests/fixtures/model_server.py) and uses it; without either the flows
-that need a model fail with "HERO_AIBROKER_URL is not set".
+model server fixture (PREFIX/share/hero_logic/fixtures/model_server.py) and uses it; without
+either the flows that need a model fail with "HERO_AIBROKER_URL is not set".
 
 options:
   --junit FILE       write JUnit XML (one testcase per smoke case) to FILE
   --offline          use the recorded-answer model server when HERO_AIBROKER_URL is unset
   --data DIR         the daemon's data directory (default: a temporary one, removed after)
-  --flows-dir DIR    built-in flows and smoke.json (default <repo>/builtin_flows)
+  --flows-dir DIR    built-in flows and smoke.json
+                     (default PREFIX/share/hero_logic/builtin_flows)
   --only NAME        run only the case NAME (repeatable as NAME,NAME)
   --python PATH      interpreter for the model server fixture (default /usr/bin/python3)
   --timeout S        per-case timeout in seconds (default 120)
@@ -403,7 +401,7 @@ int SmokeCommand(const Args& argv) {
     return 0;
   }
   if (!a.positional.empty()) return Fail("smoke takes no positional arguments (see --help)");
-  std::string flows_dir = a.Get("flows-dir", std::string(HERO_SOURCE_DIR) + "/builtin_flows");
+  std::string flows_dir = a.Get("flows-dir", Paths().flows_dir);
   flows_dir = std::filesystem::absolute(flows_dir).lexically_normal().string();
   std::string python = a.Get("python", "/usr/bin/python3");
   int64_t timeout_ms = 120'000;
@@ -430,7 +428,7 @@ int SmokeCommand(const Args& argv) {
     endpoint = e;
     std::printf("model endpoint: %s (HERO_AIBROKER_URL)\n", endpoint.c_str());
   } else if (a.Has("offline")) {
-    std::string fixture = std::string(HERO_SOURCE_DIR) + "/tests/fixtures/model_server.py";
+    std::string fixture = Paths().fixtures_dir + "/model_server.py";
     if (Status s =
             model_server.Start({python, fixture, "--port", "0"}, tmp.path() + "/model_server.log");
         !s.ok()) {

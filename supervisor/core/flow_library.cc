@@ -163,6 +163,12 @@ Result<std::vector<FlowMeta>> FlowLibrary::ParseInspectOutput(const std::string&
     if (f["inputs"].get(e) == simdjson::SUCCESS && e.is_object()) m.inputs_json = Minify(e);
     if (f["outputs"].get(e) == simdjson::SUCCESS && e.is_object()) m.outputs_json = Minify(e);
     if (f["tags"].get(e) == simdjson::SUCCESS && e.is_array()) m.tags_json = Minify(e);
+    simdjson::dom::array secrets;
+    if (f["secrets"].get_array().get(secrets) == simdjson::SUCCESS) {
+      for (simdjson::dom::element s : secrets) {
+        if (s.get_string().get(sv) == simdjson::SUCCESS) m.secrets.emplace_back(sv);
+      }
+    }
     int64_t line = 0;
     if (f["line"].get_int64().get(line) == simdjson::SUCCESS) m.line = line;
     if (!m.name.empty()) metas.push_back(std::move(m));

@@ -20,6 +20,7 @@ struct FlowMeta {
   std::string name, description, docstring;
   std::string inputs_json = "{}", outputs_json = "{}", tags_json = "[]";
   int64_t line = 0;
+  std::vector<std::string> secrets;  // @flow(secrets=[...]): names the run asks for
 };
 
 class FlowLibrary {

@@ -32,6 +32,7 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
   p.flow_name = in.entry;
   p.run_id = in.warm ? std::string() : std::to_string(in.id.value);
   p.cgroup_procs = in.cgroup_procs;
+  for (const std::string& kv : in.secret_env) p.pass_env.push_back(kv.substr(0, kv.find('=')));
   // The boot command, with the author's file name for spans and tracebacks (the source is
   // staged under another name).
   if (in.warm) {
@@ -62,7 +63,9 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
   LaunchPlan plan;
   plan.spec.path = launcher;
   plan.spec.argv = std::move(argv);
-  plan.spec.env = {};  // the launcher gets the child's environment on its argv
+  // The launcher gets the child's environment on its argv, except secret values: those come
+  // in its own environment (argv is readable by every user in /proc/<pid>/cmdline).
+  plan.spec.env = in.secret_env;
   plan.bwrap_main = p.profile == sandbox::Profile::kUntrusted;
   plan.wants_notify = plan.bwrap_main;
   return plan;

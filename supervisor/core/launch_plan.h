@@ -28,6 +28,8 @@ struct LaunchInput {
   // A warm-pool worker (warm_pool.h): no run id, source or input yet; the boot waits for the
   // `dispatch` message on its span socket (`hero_tracing.boot --warm`).
   bool warm = false;
+  // "NAME=value" for each secret the run was granted: the launcher's envp, names on its argv.
+  std::vector<std::string> secret_env;
 };
 
 struct LaunchPlan {

@@ -129,6 +129,11 @@ Status Run::Start() {
   in.source_name = req_.source_name;
   in.limits = limits_;
   in.network = req_.network;
+  for (const std::string& name : req_.secrets) {
+    auto it = sup_->config().secrets.find(name);
+    if (it == sup_->config().secrets.end()) return FailedPrecondition("no secret named " + name);
+    in.secret_env.push_back(name + "=" + it->second);
+  }
   HERO_RETURN_IF_ERROR(PrepareFiles(&in.source_path, &in.input_path, &in.workdir));
   if (sup_->cgroups().kind != sandbox::CgroupHost::kNone) {
     sandbox::CgroupLimits cl;
@@ -638,6 +643,17 @@ void Run::OnSpan(const spans::SpanRecord& span) {
       span.name != std::filesystem::path(req_.source_name).filename().string()) {
     rec_.flow_name = span.name;
   }
+  const Redactor& redact = sup_->redactor();
+  if (!redact.empty()) {
+    spans::SpanRecord clean = span;
+    for (std::string* s : {&clean.name, &clean.tags_json, &clean.error, &clean.error_type,
+                           &clean.traceback, &clean.rpc_service, &clean.rpc_method}) {
+      redact.Apply(s);
+    }
+    sup_->store()->PutSpan(id_, SpanRowFromRecord(clean));
+    if (observer_) observer_->OnSpan(id_, clean);
+    return;
+  }
   sup_->store()->PutSpan(id_, SpanRowFromRecord(span));
   if (observer_) observer_->OnSpan(id_, span);
 }
@@ -648,6 +664,13 @@ void Run::OnLog(const spans::LogRecord& log) {
   row.ts_us = log.ts_us;
   row.stream = log.stream;
   row.text = log.text;
+  if (sup_->redactor().Apply(&row.text)) {
+    spans::LogRecord clean = log;
+    clean.text = row.text;
+    sup_->store()->PutLog(id_, std::move(row));
+    if (observer_) observer_->OnLog(id_, clean);
+    return;
+  }
   sup_->store()->PutLog(id_, std::move(row));
   if (observer_) observer_->OnLog(id_, log);
 }
@@ -670,7 +693,10 @@ Status Run::PushEvent(std::string_view json_line) {
   return Internal("unreachable");
 }
 
-void Run::OnResult(std::string_view output_json) { rec_.output_json = std::string(output_json); }
+void Run::OnResult(std::string_view output_json) {
+  rec_.output_json = std::string(output_json);
+  sup_->redactor().Apply(&rec_.output_json);
+}
 
 void Run::WriteToChild(std::string line, bool call_reply) {
   // A call counts as outstanding until its reply is written to the socket, not merely
@@ -852,6 +878,10 @@ void Run::FinishRun() {
   }
   rec_.stdout_tail = SanitizeUtf8(out_.tail);
   rec_.stderr_tail = SanitizeUtf8(err_.tail);
+  for (std::string* s : {&rec_.reason, &rec_.stdout_tail, &rec_.stderr_tail, &rec_.diagnostics_json,
+                         &rec_.output_json}) {
+    sup_->redactor().Apply(s);
+  }
 
   RemoveWorkdirAsync();
   if (cgroup_) {

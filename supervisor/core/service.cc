@@ -246,9 +246,34 @@ void LoopLagMonitor::OnTick(uv_timer_t* t) {
   if (!m) return;
   uint64_t now = uv_hrtime();
   double lag = now > m->expected_ns_ ? static_cast<double>(now - m->expected_ns_) / 1e9 : 0.0;
-  m->samples_.push_back(lag);
-  if (m->samples_.size() > 600) m->samples_.pop_front();
+  m->Record(lag);
   m->expected_ns_ = now + 100'000'000;
+}
+
+void LoopLagMonitor::Record(double lag_seconds) {
+  samples_.push_back(lag_seconds);
+  if (samples_.size() > 600) samples_.pop_front();
+  auto it = std::lower_bound(kBuckets.begin(), kBuckets.end(), lag_seconds);
+  if (it != kBuckets.end()) ++bucket_counts_[static_cast<size_t>(it - kBuckets.begin())];
+  ++count_;
+  sum_ += lag_seconds;
+}
+
+std::string LoopLagMonitor::HistogramText(const std::string& name, const std::string& help) const {
+  std::string out = "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  char buf[160];
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    cumulative += bucket_counts_[i];
+    std::snprintf(buf, sizeof buf, "%s_bucket{le=\"%g\"} %llu\n", name.c_str(), kBuckets[i],
+                  static_cast<unsigned long long>(cumulative));
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n",
+                name.c_str(), static_cast<unsigned long long>(count_), name.c_str(), sum_,
+                name.c_str(), static_cast<unsigned long long>(count_));
+  out += buf;
+  return out;
 }
 
 double LoopLagMonitor::MaxSeconds() const {
@@ -703,6 +728,43 @@ void Service::Submit(const Ctx& ctx, RunRequest req,
   runs_->Submit(std::move(req), depth, std::move(done));
 }
 
+void Service::GrantSecretsAndSubmit(const Ctx& ctx, RunRequest req, bool ad_hoc,
+                                    std::function<void(Result<store::RunRecord>)> done) {
+  req.secrets.clear();
+  if (sup_->config().secrets.empty()) return Submit(ctx, std::move(req), std::move(done));
+  if (ad_hoc) {
+    req.secrets = script_run_secrets_;
+    return Submit(ctx, std::move(req), std::move(done));
+  }
+  // Cheap pre-check: no inspect_flow process for a source that cannot declare secrets.
+  bool from_run = ctx.caller.valid() && req.flow_version <= 0;
+  if (from_run || req.source.find("secrets") == std::string::npos)
+    return Submit(ctx, std::move(req), std::move(done));
+  std::string source = req.source;
+  library_->InspectAsync(std::move(source),
+                         [this, ctx, req = std::move(req),
+                          done = std::move(done)](Result<std::vector<FlowMeta>> metas) mutable {
+                           // A source that does not parse runs without secrets and fails with its
+                           // own error.
+                           if (!metas.ok()) return Submit(ctx, std::move(req), std::move(done));
+                           const FlowMeta* chosen = nullptr;
+                           for (const FlowMeta& m : *metas) {
+                             if (m.name == req.entry) chosen = &m;
+                           }
+                           if (!chosen && req.entry.empty() && metas->size() == 1)
+                             chosen = &metas->front();
+                           // A declared secret the operator did not configure is simply absent from
+                           // the environment (model_call, for one, works without a key against an
+                           // open endpoint).
+                           if (chosen) {
+                             for (const std::string& name : chosen->secrets) {
+                               if (sup_->config().secrets.count(name)) req.secrets.push_back(name);
+                             }
+                           }
+                           Submit(ctx, std::move(req), std::move(done));
+                         });
+}
+
 void Service::SubmitFromParams(const Ctx& ctx, const Params& p, bool force_untrusted,
                                std::function<void(Result<store::RunRecord>)> done) {
   bool has_flow = HasP(p, "flow"), has_source = HasP(p, "source");
@@ -738,11 +800,11 @@ void Service::SubmitFromParams(const Ctx& ctx, const Params& p, bool force_untru
   if (has_source) {
     req.source = StrP(p, "source");
     req.source_name = req.entry.empty() ? "script.py" : req.entry + ".py";
-    return Submit(ctx, std::move(req), std::move(done));
+    return GrantSecretsAndSubmit(ctx, std::move(req), force_untrusted, std::move(done));
   }
   std::string flow = StrP(p, "flow");
   store_->GetFlow(flow, 0,
-                  [this, ctx, flow, req = std::move(req),
+                  [this, ctx, flow, req = std::move(req), ad_hoc = force_untrusted,
                    done = std::move(done)](Result<store::FlowRecord> f) mutable {
                     if (!f.ok()) {
                       return done(f.status().code() == StatusCode::kNotFound
@@ -754,7 +816,7 @@ void Service::SubmitFromParams(const Ctx& ctx, const Params& p, bool force_untru
                     req.source = f->current.source;
                     req.source_name = f->name + ".py";
                     if (req.entry.empty()) req.entry = f->current.entry;
-                    Submit(ctx, std::move(req), std::move(done));
+                    GrantSecretsAndSubmit(ctx, std::move(req), ad_hoc, std::move(done));
                   });
 }
 
@@ -849,29 +911,32 @@ void Service::PlayRetry(const Ctx& ctx, const Params& p, SharedReply r) {
     req.network = rec->network;
     req.source_name = rec->flow_name + ".py";
     // The run directory keeps the exact source the run used (also for library flows).
-    ReadFileAsync(loop_, rec->source_path,
-                  [this, ctx, r, req = std::move(req)](Result<std::string> src) mutable {
-                    if (!src.ok())
-                      return (*r)(FailedPrecondition("the run's source is no longer available: " +
-                                                     src.status().message()));
-                    req.source = std::move(src).value();
-                    auto submit = [this, ctx, r](RunRequest q) {
-                      Submit(ctx, std::move(q), [r](Result<store::RunRecord> n) {
-                        if (!n.ok()) return (*r)(n.status());
-                        (*r)("{\"run_id\":" + std::to_string(n->id.value) + "}");
-                      });
-                    };
-                    if (req.flow_version <= 0) return submit(std::move(req));
-                    // A library flow: keep its entry (which @flow) from the version that ran.
-                    std::string name = req.flow_name;
-                    int64_t version = req.flow_version;
-                    store_->GetFlow(
-                        name, version,
-                        [req = std::move(req), submit](Result<store::FlowRecord> f) mutable {
-                          if (f.ok()) req.entry = f->current.entry;
-                          submit(std::move(req));
-                        });
-                  });
+    ReadFileAsync(
+        loop_, rec->source_path,
+        [this, ctx, r, req = std::move(req)](Result<std::string> src) mutable {
+          if (!src.ok())
+            return (*r)(FailedPrecondition("the run's source is no longer available: " +
+                                           src.status().message()));
+          req.source = std::move(src).value();
+          // Secrets: a library flow's by its declaration; an inline source is
+          // treated as ad-hoc code (a script_run's retry must not gain any).
+          auto submit = [this, ctx, r](RunRequest q) {
+            bool ad_hoc = q.flow_version <= 0;
+            GrantSecretsAndSubmit(ctx, std::move(q), ad_hoc, [r](Result<store::RunRecord> n) {
+              if (!n.ok()) return (*r)(n.status());
+              (*r)("{\"run_id\":" + std::to_string(n->id.value) + "}");
+            });
+          };
+          if (req.flow_version <= 0) return submit(std::move(req));
+          // A library flow: keep its entry (which @flow) from the version that ran.
+          std::string name = req.flow_name;
+          int64_t version = req.flow_version;
+          store_->GetFlow(name, version,
+                          [req = std::move(req), submit](Result<store::FlowRecord> f) mutable {
+                            if (f.ok()) req.entry = f->current.entry;
+                            submit(std::move(req));
+                          });
+        });
   });
 }
 
@@ -1079,13 +1144,18 @@ std::string Service::MetricsText() {
   line("# HELP hero_calls_refused_total Call-channel requests refused (method not allowed).");
   line("# TYPE hero_calls_refused_total counter");
   line("hero_calls_refused_total " + std::to_string(calls_refused_));
-  line("# HELP hero_loop_lag_seconds Event loop lag over the last minute (100 ms probe).");
-  line("# TYPE hero_loop_lag_seconds gauge");
+  out += lag_.HistogramText("hero_loop_lag_seconds",
+                            "Event loop lag (100 ms probe), every sample since start.");
+  // The last minute's p99 and max as plain gauges (bench/daemon_bench.py samples them); a
+  // gauge must not carry a quantile label, so each is its own metric.
   char buf[128];
-  std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"0.99\"} %.6f",
-                lag_.P99Seconds());
+  line("# HELP hero_loop_lag_recent_p99_seconds Event loop lag p99 over the last minute.");
+  line("# TYPE hero_loop_lag_recent_p99_seconds gauge");
+  std::snprintf(buf, sizeof buf, "hero_loop_lag_recent_p99_seconds %.6f", lag_.P99Seconds());
   line(buf);
-  std::snprintf(buf, sizeof buf, "hero_loop_lag_seconds{quantile=\"1\"} %.6f", lag_.MaxSeconds());
+  line("# HELP hero_loop_lag_recent_max_seconds Event loop lag max over the last minute.");
+  line("# TYPE hero_loop_lag_recent_max_seconds gauge");
+  std::snprintf(buf, sizeof buf, "hero_loop_lag_recent_max_seconds %.6f", lag_.MaxSeconds());
   line(buf);
   line(
       "# HELP hero_retention_runs_deleted_total Finished runs deleted by retention (age or size).");

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -24,21 +25,31 @@
 namespace hero::core {
 
 // Loop lag: a 100 ms repeating timer; lag = actual - expected firing time. Keeps the last
-// minute of samples for max and p99.
+// minute of samples for max and p99, and a cumulative histogram of every sample since start
+// (what /metrics exports: Prometheus computes quantiles over any window from the buckets).
 class LoopLagMonitor {
  public:
+  // Upper bounds of the histogram buckets, in seconds (+Inf is implicit).
+  static constexpr std::array<double, 11> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                      0.1,   0.25,   0.5,   1.0,  2.5};
   explicit LoopLagMonitor(uv_loop_t* loop);
   void Start();
   void Stop();
   double MaxSeconds() const;
   double P99Seconds() const;
+  void Record(double lag_seconds);
+  // Prometheus text for the histogram `name` (HELP, TYPE, _bucket{le}, _sum, _count).
+  std::string HistogramText(const std::string& name, const std::string& help) const;
 
  private:
   static void OnTick(uv_timer_t* t);
   uv_loop_t* loop_;
   UvHandle<uv_timer_t> timer_;
   uint64_t expected_ns_ = 0;
-  std::deque<double> samples_;  // seconds, newest last, <= 600
+  std::deque<double> samples_;                             // seconds, newest last, <= 600
+  std::array<uint64_t, kBuckets.size()> bucket_counts_{};  // per bucket, not cumulative
+  uint64_t count_ = 0;
+  double sum_ = 0;
 };
 
 struct ServiceLimits {
@@ -66,6 +77,11 @@ class Service final : public api::Backend, public CallHandler {
                   std::function<void(Result<std::string>)> reply) override;
 
   LoopLagMonitor& loop_lag() { return lag_; }
+  // Secrets (names of SupervisorConfig::secrets) that script_run's ad-hoc code gets; by
+  // default none.
+  void set_script_run_secrets(std::vector<std::string> names) {
+    script_run_secrets_ = std::move(names);
+  }
 
  private:
   // Who is calling: an API client (caller invalid) or a run over its call channel.
@@ -111,6 +127,12 @@ class Service final : public api::Backend, public CallHandler {
   void SubmitFromParams(const Ctx& ctx, const api::Params& p, bool force_untrusted,
                         std::function<void(Result<store::RunRecord>)> done);
   void Submit(const Ctx& ctx, RunRequest req, std::function<void(Result<store::RunRecord>)> done);
+  // Sets req.secrets, then Submit: script_run (`ad_hoc`) gets script_run_secrets_ only; a
+  // library flow, or a source an API client sent, gets what its @flow(secrets=[...]) asks for
+  // and the operator configured; a source sent by a running flow over the
+  // call channel gets none (else a script_run could grant itself any secret).
+  void GrantSecretsAndSubmit(const Ctx& ctx, RunRequest req, bool ad_hoc,
+                             std::function<void(Result<store::RunRecord>)> done);
   // {run, tree} once the record is terminal (tree read from the store).
   void RunDocumentAsync(store::RunRecord rec, std::function<void(Result<std::string>)> done);
   std::string RecordJson(const store::RunRecord& rec) const;
@@ -124,6 +146,7 @@ class Service final : public api::Backend, public CallHandler {
   ServiceLimits limits_;
   std::string version_;
   LoopLagMonitor lag_;
+  std::vector<std::string> script_run_secrets_;
   std::unordered_map<std::string, Method> call_methods_;  // the call channel's allowlist
   int64_t calls_refused_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);

@@ -42,7 +42,12 @@ struct Supervisor::Helper {
 
 Supervisor::Supervisor(uv_loop_t* loop, SupervisorConfig config, store::Store* store,
                        ProcessLauncher* launcher, Clock* clock)
-    : loop_(loop), config_(std::move(config)), store_(store), launcher_(launcher), clock_(clock) {}
+    : loop_(loop),
+      config_(std::move(config)),
+      redactor_(config_.secrets),
+      store_(store),
+      launcher_(launcher),
+      clock_(clock) {}
 
 Supervisor::~Supervisor() {
   pool_.reset();
@@ -324,6 +329,7 @@ void Supervisor::CreateRunRecord(const RunRequest& req,
   rec.parent_run = req.parent_run;
   rec.parent_span = req.parent_span;
   rec.input_json = req.input_json;
+  redactor_.Apply(&rec.input_json);
   rec.status = RunStatus::kQueued;
   rec.profile = std::string(ProfileName(req.profile));
   rec.network = req.network;
@@ -344,7 +350,8 @@ void Supervisor::StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserv
                                  FinishedFn finished) {
   RunId id = rec.id;
   std::unique_ptr<WarmWorker> worker;
-  if (pool_ && (req.profile != Profile::kUntrusted || untrusted_unavailable_.empty())) {
+  if (pool_ && req.secrets.empty() &&
+      (req.profile != Profile::kUntrusted || untrusted_unavailable_.empty())) {
     RunLimits limits = Run::LimitsFor(config_, req);
     worker = pool_->Take(PoolKeyFor(req, limits), limits.cpu_seconds);
   }

@@ -23,6 +23,7 @@
 #include "supervisor/base/unique_fd.h"
 #include "supervisor/core/outcome.h"
 #include "supervisor/core/process_launcher.h"
+#include "supervisor/core/redactor.h"
 #include "supervisor/core/uv_handle.h"
 #include "supervisor/store/store.h"
 
@@ -58,6 +59,9 @@ struct SupervisorConfig {
   // 0 = off (every run is a cold start). Started by StartWarmPool().
   int pool_size = 0;
   std::chrono::milliseconds pool_idle{300'000};  // an idle worker older than this is recycled
+  // The operator's secrets (name -> value). A run gets those named in RunRequest::secrets in
+  // its environment; every value is redacted from everything any run stores (redactor()).
+  std::map<std::string, std::string> secrets;
 };
 
 struct RunRequest {
@@ -72,6 +76,9 @@ struct RunRequest {
   bool network = false;
   RunId parent_run;
   std::string parent_span;
+  // Names of SupervisorConfig::secrets set in the flow's environment (never through the warm
+  // pool: a pooled worker's environment is fixed before the run is known).
+  std::vector<std::string> secrets;
 };
 
 // Live notifications about one run (CLI printer, SSE). Called on the loop thread.
@@ -157,6 +164,7 @@ class Supervisor {
   // --- used by Run ---
   uv_loop_t* loop() const { return loop_; }
   const SupervisorConfig& config() const { return config_; }
+  const Redactor& redactor() const { return redactor_; }
   store::Store* store() const { return store_; }
   ProcessLauncher* launcher() const { return launcher_; }
   Clock* clock() const { return clock_; }
@@ -190,6 +198,7 @@ class Supervisor {
 
   uv_loop_t* loop_;
   SupervisorConfig config_;
+  Redactor redactor_;
   store::Store* store_;
   ProcessLauncher* launcher_;
   Clock* clock_;

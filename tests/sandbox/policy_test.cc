@@ -150,6 +150,26 @@ TEST(PolicyTest, NoUidSwitchOmitsUidFlags) {
   for (const auto& a : *argv) EXPECT_NE(a.rfind("--uid=", 0), 0u) << a;
 }
 
+TEST(PolicyTest, SecretNamesNeverTheirValuesGoOnTheLauncherArgv) {
+  for (Policy p : {TrustedPolicy(), UntrustedPolicy()}) {
+    p.pass_env = {"API_KEY", "OTHER_TOKEN"};
+    auto argv = BuildLauncherArgv(p, "/rt/bin/hero_launcher");
+    ASSERT_TRUE(argv.ok()) << argv.status().ToString();
+    // Outer launcher: names only (values come in its envp).
+    EXPECT_TRUE(Contains(*argv, "--pass-env=API_KEY"));
+    EXPECT_TRUE(Contains(*argv, "--pass-env=OTHER_TOKEN"));
+    for (const auto& a : *argv) EXPECT_EQ(a.rfind("--env=API_KEY", 0), std::string::npos) << a;
+    if (p.profile == Profile::kUntrusted) {
+      // bwrap keeps its environment for the inner launcher, which gets the same names.
+      EXPECT_FALSE(Contains(*argv, "--clearenv"));
+      EXPECT_EQ(std::count(argv->begin(), argv->end(), "--pass-env=API_KEY"), 2);
+    }
+  }
+  Policy bad = TrustedPolicy();
+  bad.pass_env = {"NOT-A-NAME"};
+  EXPECT_FALSE(BuildLauncherArgv(bad, "/rt/bin/hero_launcher").ok());
+}
+
 TEST(PolicyTest, UntrustedBwrapArgvHasEveryRequiredFlag) {
   auto a = BuildBwrapArgv(UntrustedPolicy());
   EXPECT_EQ(a[0], "/usr/bin/bwrap");

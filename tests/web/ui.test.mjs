@@ -143,9 +143,9 @@ describe('web UI against a real daemon', () => {
     await row.waitFor();
     assert.match(await row.innerText(), /breaker/);
     assert.match(await row.locator('.badge').innerText(), /failed/);
-    await page.selectOption('select[aria-label="status"]', 'ok');
+    await page.click('.status-filter button[data-status="ok"]');
     await page.waitForFunction((id) => !document.querySelector(`tr[data-run="${id}"]`), run_id);
-    await page.selectOption('select[aria-label="status"]', '');
+    await page.click('.status-filter button:has-text("any")');
     await row.waitFor();
     await page.fill('input[aria-label="search runs"]', 'no-such-text-anywhere');
     await page.locator('.empty', { hasText: 'No run matches' }).waitFor();

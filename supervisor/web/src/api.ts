@@ -1,5 +1,7 @@
 // JSON-RPC 2.0 client for the daemon's POST /rpc, and the shapes it returns (SPEC §6).
-// Same origin only: the page is served by the daemon it talks to.
+// Same origin only: the page is served by the daemon it talks to. Every call reports to
+// `conn` (reachable or not), which the header, banner and timers follow.
+import { conn } from './conn';
 
 export type RunStatus =
   | 'queued' | 'running' | 'ok' | 'failed' | 'timed_out' | 'cancelled' | 'killed' | 'interrupted';
@@ -110,8 +112,10 @@ export async function rpc<T = unknown>(method: string, params: Record<string, un
       body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params: clean }),
     });
   } catch (e) {
+    conn.failed();
     throw new RpcError(-1, `cannot reach the daemon (${(e as Error).message})`);
   }
+  conn.ok();
   let body: { result?: T; error?: { code: number; message: string; data?: unknown } };
   // res.json() parses straight from the bytes (no intermediate string): it matters for a
   // 100k-span play_spans answer.
@@ -156,6 +160,9 @@ export const api = {
   list: (p: { flow?: string; status?: string; since_us?: number; until_us?: number; text?: string; cursor?: unknown; limit?: number }) =>
     rpc<RunsPage>('play_list', p),
   spans: (run_id: number) => rpc<TreeNode | { tree: TreeNode } | null>('play_spans', { run_id }),
+  /** Every log line of a run (or of one span), in order: [{span_id, ts_us, stream, text}]. */
+  logs: async (run_id: number, span_id?: string) =>
+    asArray<LogLine & { span_id: string }>(await rpc('play_logs', { run_id, span_id }), 'logs'),
   exampleList: async (flow: string) => asArray<Example>(await rpc('example_list', { flow }), 'examples'),
   exampleCreate: (flow: string, name: string, input: unknown) => rpc<Example>('example_create', { flow, name, input }),
   exampleDelete: (id: number | string) => rpc('example_delete', { id }),

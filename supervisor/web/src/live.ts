@@ -5,6 +5,7 @@
 // `dropped` or a hard error we reopen with ?last_event_id=N).
 import { api, TERMINAL, type LogLine, type RunRecord, type SpanRow, type TreeNode } from './api';
 import { SpanModel } from './spanmodel';
+import { conn } from './conn';
 
 type Listener = () => void;
 
@@ -78,14 +79,16 @@ export class LiveRun {
         if (id <= this.lastEventId && kind !== 'reset') { this.duplicates++; return; }
         this.lastEventId = id;
       }
+      conn.stream(this.runId, true);
       this.queue.push({ kind, data: ev.data });
       this.schedule();
     };
     for (const k of ['span', 'log', 'status', 'end', 'reset', 'message']) es.addEventListener(k, on(k) as EventListener);
     es.addEventListener('dropped', () => { es.close(); this.reconnect(50); });
-    es.onopen = () => { this.connected = true; this.emit(); };
+    es.onopen = () => { this.connected = true; conn.stream(this.runId, true); this.emit(); };
     es.onerror = () => {
       this.connected = false;
+      conn.stream(this.runId, false);
       // CONNECTING: the browser retries by itself with Last-Event-ID. CLOSED: HTTP error.
       if (es.readyState === EventSource.CLOSED) this.reconnect(1000);
       this.emit();
@@ -161,6 +164,7 @@ export class LiveRun {
     this.es?.close();
     this.es = null;
     this.connected = false;
+    conn.stream(this.runId, null);
     clearInterval(this.pollTimer);
   }
 

@@ -294,4 +294,86 @@ export class SpanModel {
     }
     return best;
   }
+
+  /** Every span in tree pre-order (ignoring collapse): the order search results and
+   *  "next failure" walk in. */
+  preorder(): Int32Array {
+    const out = new Int32Array(this.rows.length);
+    let len = 0;
+    const stack: number[] = [];
+    for (let r = this.roots.length - 1; r >= 0; r--) stack.push(this.roots[r]);
+    while (stack.length) {
+      const i = stack.pop()!;
+      out[len++] = i;
+      const kids = this.children[i];
+      if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
+    }
+    return out.subarray(0, len);
+  }
+
+  /** Spans matching a search (see parseSpanQuery), in tree pre-order, and a per-index flag. */
+  search(query: string): { hits: Int32Array; flags: Uint8Array } {
+    const q = parseSpanQuery(query);
+    const flags = new Uint8Array(this.rows.length);
+    const order = this.preorder();
+    const hits = new Int32Array(order.length);
+    let n = 0;
+    if (!q.terms.length && !q.status.length && !q.tags.length) return { hits: hits.subarray(0, 0), flags };
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k];
+      if (spanMatches(this.rows[i], q)) { flags[i] = 1; hits[n++] = i; }
+    }
+    return { hits: hits.subarray(0, n), flags };
+  }
+
+  /** The next ended non-ok span after `i` in tree pre-order (wrapping), or -1. */
+  nextFailure(i: number): number {
+    const order = this.preorder();
+    const at = i >= 0 ? order.indexOf(i) : -1;
+    for (let k = 1; k <= order.length; k++) {
+      const j = order[(at + k + order.length) % order.length];
+      const r = this.rows[j];
+      if (r.end_us != null && r.status !== 'ok' && r.status !== 'running') return j;
+    }
+    return -1;
+  }
+}
+
+export interface SpanQuery { terms: string[]; status: string[]; tags: [string, string][] }
+
+/** `parse status:failed rows=10`: words match the name (or rpc method, error type) as
+ *  case-insensitive substrings; `status:X` (or `status=X`, several = any of them) the span
+ *  status (`running` = not ended); `key=value` a tag whose value as text contains `value`.
+ *  Every part must match. */
+export function parseSpanQuery(query: string): SpanQuery {
+  const q: SpanQuery = { terms: [], status: [], tags: [] };
+  for (const raw of query.trim().split(/\s+/)) {
+    if (!raw) continue;
+    const st = /^status[:=](.+)$/i.exec(raw);
+    if (st) { q.status.push(...st[1].toLowerCase().replace('timed out', 'timed_out').split(',')); continue; }
+    const eq = raw.indexOf('=');
+    if (eq > 0) { q.tags.push([raw.slice(0, eq), raw.slice(eq + 1).toLowerCase()]); continue; }
+    q.terms.push(raw.toLowerCase());
+  }
+  return q;
+}
+
+export function spanMatches(r: SpanRow, q: SpanQuery): boolean {
+  if (q.status.length) {
+    const st = r.end_us == null ? 'running' : r.status;
+    if (!q.status.includes(st)) return false;
+  }
+  for (const t of q.terms) {
+    if (r.name.toLowerCase().includes(t)) continue;
+    if (r.rpc_method && r.rpc_method.toLowerCase().includes(t)) continue;
+    if (r.error_type && r.error_type.toLowerCase().includes(t)) continue;
+    return false;
+  }
+  for (const [k, v] of q.tags) {
+    const tv = r.tags ? r.tags[k] : undefined;
+    if (tv === undefined) return false;
+    const text = (typeof tv === 'string' ? tv : JSON.stringify(tv)).toLowerCase();
+    if (!text.includes(v)) return false;
+  }
+  return true;
 }

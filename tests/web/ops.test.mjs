@@ -255,7 +255,7 @@ describe('the run page for ops staff (issue #16)', () => {
         const err = row.querySelector('.err');
         if (nm.width < 50) out.push(`name ${nm.width}px: ${row.textContent}`);
         if (du.width < 20 || du.right > name.right + 0.5) out.push(`duration hidden: ${row.textContent}`);
-        if (err && err.getBoundingClientRect().width < 40) out.push(`error type ${err.getBoundingClientRect().width}px`);
+        if (err && err.scrollWidth > err.clientWidth) out.push(`error type cut: ${err.textContent}`);
       }
       return out;
     });
@@ -338,7 +338,7 @@ describe('the run page for ops staff (issue #16)', () => {
     await page.click('.detail button.show-in-log');
     await page.getByTestId('log-count').filter({ hasText: '20,000 of 20,001 lines' }).waitFor();
     await page.selectOption('select[aria-label="step"]', '');
-    await page.getByTestId('log-count').filter({ hasText: '20,001 lines' }).waitFor();
+    await page.getByTestId('log-count').filter({ hasText: /^20,001 lines$/ }).waitFor();
     // line 1 of the run, then the first line of 'emit' ("line 1 ok") at the top
     const first = page.locator('[data-testid="log-line"]').first();
     assert.match(await first.innerText(), /preparing/);
@@ -351,9 +351,9 @@ describe('the run page for ops staff (issue #16)', () => {
     await page.getByTestId('log-count').filter({ hasText: '206 of 20,001 lines' }).waitFor();
     await page.selectOption('select[aria-label="stream"]', '');
     await page.getByTestId('log-search').fill('line 1999');
-    await page.getByTestId('log-count').filter({ hasText: '11 of 20,001 lines' }).waitFor(); // 1999, 19990–19999
+    await page.getByTestId('log-count').filter({ hasText: /^11 of 20,001 lines$/ }).waitFor(); // 1999, 19990–19999
     await page.getByTestId('log-search').fill('line 1999 ok');
-    await page.getByTestId('log-count').filter({ hasText: '1 of 20,001 lines' }).waitFor();
+    await page.getByTestId('log-count').filter({ hasText: /^1 of 20,001 lines$/ }).waitFor();
     await shot('ops-logs-1280x800');
     await page.setViewportSize({ width: 1920, height: 1080 });
     await shot('ops-logs-1920x1080');
@@ -411,6 +411,9 @@ describe('the run page for ops staff (issue #16)', () => {
     assert.equal(await page.getAttribute('#in-seconds', 'placeholder'), 'default: 60.0');
     await page.locator('#run-profile').waitFor();
     assert.equal(await page.getAttribute('#run-timeout', 'placeholder'), '60 (default)');
+    // the run history chart: the runs of the scenario above, the problems among them in red
+    assert.match(await page.getByTestId('run-history-summary').innerText(), /^[3-9] runs · \d+% failed$/);
+    assert.ok(await page.locator('[data-testid="run-history"] rect[data-bad]').count() >= 1);
     await shot('ops-flow-form-1280x800');
     await page.fill('#in-seconds', '20');
     await page.fill('#run-timeout', '1');
@@ -514,10 +517,12 @@ describe('the run page for ops staff (issue #16)', () => {
     await page.getByTestId('span-search').press('Enter');
     await page.locator('[data-testid="span-row"].match.sel', { hasText: 'item 77.512' }).waitFor();
     console.log(`search + reveal over ${BIG_SPANS} spans: ${Date.now() - s0} ms (incl. 150 ms debounce)`);
+    // the tree's height is its visible row count × 24 px: root + batches, then everything
+    const rowsShown = () => page.locator('.tt-canvas').evaluate((el) => Math.round(el.offsetHeight / 24));
     await page.click('button:has-text("Collapse all")');
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="span-row"]').length <= 40);
+    assert.equal(await rowsShown(), 1 + BIG_SPANS / 1000);
     await page.click('button:has-text("Expand all")');
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="span-row"]').length > 40);
+    assert.equal(await rowsShown(), rec.span_count);
     await shot('ops-run-100k-1280x800');
   }, 240000);
 

@@ -11,6 +11,9 @@ export const TERMINAL: ReadonlySet<string> =
 export const ALL_STATUSES: RunStatus[] =
   ['queued', 'running', 'ok', 'failed', 'timed_out', 'cancelled', 'killed', 'interrupted'];
 
+/** The "problems" preset of the runs filter: every way a run can end badly. */
+export const PROBLEMS: string[] = ['failed', 'timed_out', 'killed', 'cancelled', 'interrupted'];
+
 export interface RunRecord {
   id: number;
   flow: string | null;

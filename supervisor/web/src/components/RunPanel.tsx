@@ -46,7 +46,9 @@ export function RunPanel({ live, version, compact, onSelectSpan, selected: selPr
   useEffect(() => { setCur(-1); }, [q]);
 
   const goTo = (i: number) => { if (i < 0) return; m.reveal(i); select(i); bump((x) => x + 1); };
-  const step = (dir: 1 | -1) => {
+  const step = (dir: 1 | -1, typed = query) => {
+    // Enter right after typing: search now rather than wait for the debounce.
+    const hits = typed.trim() === q.trim() ? found?.hits : (typed.trim() ? m.search(typed).hits : null);
     if (!hits || !hits.length) return;
     // From the selected span when it is a match, else from the current position.
     let p = selected >= 0 ? hits.indexOf(selected) : -1;
@@ -56,7 +58,7 @@ export function RunPanel({ live, version, compact, onSelectSpan, selected: selPr
     goTo(hits[next]);
   };
   const onSearchKey = (e: KeyboardEvent) => {
-    if (e.key === 'Enter') { e.preventDefault(); step(e.shiftKey ? -1 : 1); }
+    if (e.key === 'Enter') { e.preventDefault(); step(e.shiftKey ? -1 : 1, (e.target as HTMLInputElement).value); }
     if (e.key === 'Escape') setQuery('');
   };
   const curPos = hits && selected >= 0 ? hits.indexOf(selected) : -1;

@@ -97,7 +97,7 @@ export function SpanDetail({ model, index, run, now, onClose, onShowLogs }: {
       ) : null}
       <section>
         <h4>Logs <span class="muted">{logs.length ? `${logs.length.toLocaleString()} line${logs.length > 1 ? 's' : ''}` : 'none'}</span>
-          {onShowLogs && logs.length ? <button class="link show-in-log" onClick={() => onShowLogs(index)}>show in the run log</button> : null}</h4>
+          {onShowLogs && logs.length ? <>{' '}<button class="link show-in-log" onClick={() => onShowLogs(index)}>show in the run log</button></> : null}</h4>
         {logs.length > shown.length ? <div class="muted log-more">showing the last {shown.length.toLocaleString()}{' '}
           <button class="link earlier" onClick={() => setPages(pages + 1)}>show {Math.min(LOG_PAGE, logs.length - shown.length).toLocaleString()} earlier lines</button></div> : null}
         {shown.length ? (

@@ -7,6 +7,7 @@ import { fmtAgo, fmtDuration, fmtTime } from '../format';
 import { useDebounced } from '../hooks';
 import { go, href } from '../router';
 import { StatusBadge } from '../components/Status';
+import { RunHistory } from '../components/RunHistory';
 import { buildInput, InputForm, sourceDefaults, toFormValues, type FormValues } from '../components/InputForm';
 
 /** The daemon's wall-clock limit when a run gives no timeout_ms (SPEC §6). */
@@ -146,7 +147,7 @@ function FlowDetail({ name }: { name: string }) {
               <div class="field">
                 <label for="run-profile">sandbox profile</label>
                 <select id="run-profile" value={profile} onChange={(e) => setProfile((e.target as HTMLSelectElement).value)}>
-                  <option value="">trusted (default for library flows)</option>
+                  <option value="">trusted (default)</option>
                   <option value="untrusted">untrusted</option>
                 </select>
               </div>
@@ -170,6 +171,7 @@ function FlowDetail({ name }: { name: string }) {
           ) : null}
         </section>
         <section class="card">
+          <RunHistory key={name} flow={name} />
           <h3>Recent runs</h3>
           {runs.length ? (
             <table class="mini"><tbody>

@@ -2,7 +2,7 @@
 // time range), text search and cursor pagination. The page re-reads itself every 2 s, so
 // running runs update live. Filters live in the URL (#/runs?status=failed&q=parse).
 import { useEffect, useState } from 'preact/hooks';
-import { ALL_STATUSES, api, TERMINAL, type FlowSummary, type RunRecord } from '../api';
+import { ALL_STATUSES, api, PROBLEMS, TERMINAL, type FlowSummary, type RunRecord } from '../api';
 import { fmtAgo, fmtDuration, fmtTime, nowUs, statusLabel } from '../format';
 import { useDebounced, useInterval } from '../hooks';
 import { go, href, type Route } from '../router';
@@ -13,8 +13,6 @@ const RANGES: [string, string, number][] = [
   ['24h', 'last 24 h', 86400], ['7d', 'last 7 days', 7 * 86400],
 ];
 const PAGE = 50;
-/** The "problems" preset: every way a run can end badly. */
-export const PROBLEMS = ['failed', 'timed_out', 'killed', 'cancelled', 'interrupted'];
 
 type SortKey = 'id' | 'flow' | 'status' | 'started' | 'duration' | 'spans';
 const SORTS: Record<SortKey, (r: RunRecord) => number | string> = {

@@ -3,12 +3,13 @@
 // runs list's multi-status filter and sorting, and one test per bug fixed (1)–(12). Debian's
 // chromium (playwright-core) against a real `hero_logic serve` on a fresh data dir, like
 // ui.test.mjs. Screenshots of each view at 1280×800 and 1920×1080 go to $HERO_WEB_ARTIFACTS.
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHROMIUM, REPO, WEB, launch, loadPlaywright } from './browser.mjs';
 import { startDaemon, startProxy } from './daemon.mjs';
+import { harness, waitRunEnded } from './harness.mjs';
 
 const BIN = process.env.HERO_LOGIC_BIN || join(REPO, 'build', 'hero_logic');
 const DIST = process.env.HERO_WEB_DIST || join(WEB, 'dist');
@@ -143,29 +144,7 @@ def big(n=100000):
 
 let daemon, browser, page;
 
-async function shot(name, p = page) {
-  try { await p.screenshot({ path: join(ARTIFACTS, `${name}.png`) }); } catch { /* page gone */ }
-}
-
-function scenario(name, fn, timeout = 30000) {
-  it(name, { timeout }, async () => {
-    try { await fn(); } catch (e) {
-      await shot(`FAIL-ops-${name.replace(/\W+/g, '_')}`);
-      console.log(`daemon log tail:\n${daemon.log().slice(-2000)}`);
-      throw e;
-    }
-  });
-}
-
-async function waitRunEnded(d, id, ms = 30000) {
-  const t = Date.now();
-  for (;;) {
-    const r = await d.rpc('play_status', { run_id: id });
-    if (!['queued', 'running'].includes(r.status)) return r;
-    if (Date.now() - t > ms) throw new Error(`run ${id} still ${r.status}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+const { shot, scenario } = harness({ artifacts: ARTIFACTS, prefix: 'ops-', page: () => page, daemon: () => daemon });
 
 async function runFlow(flow, input = {}, extra = {}) {
   const { run_id } = await daemon.rpc('play_run_async', { flow, input, ...extra });
@@ -502,6 +481,10 @@ describe('the run page for ops staff (issue #16)', () => {
       times.push(Date.now() - t0);
     }
     times.sort((a, b) => a - b);
+    // The page loaded the compact form; a bad format is a clear error.
+    const cols = await daemon.rpc('play_spans', { run_id: id, format: 'columns' });
+    assert.equal(cols.count, rec.span_count);
+    await assert.rejects(daemon.rpc('play_spans', { run_id: id, format: 'xml' }), /format: must be tree or columns/);
     console.log(`first rows of ${BIG_SPANS} spans (real daemon, navigation → rows): ${times.join(', ')} ms; median ${times[1]} ms`);
     assert.ok(times[1] < BIG_BOUND_MS, `median ${times[1]} ms (bound ${BIG_BOUND_MS} ms)`);
     // bug 4: the runs list shows the full count

@@ -131,4 +131,22 @@ describe('SpanModel', () => {
     assert.deepEqual(vis(m), fullVisible(m));
     assert.equal(new SpanModel().nextFailure(-1), -1);
   });
+
+  it('loads play_spans columns into the same model as the tree and live rows', () => {
+    const rows = [row(1, null, 0), row(2, 1, 1, { end_us: null, status: 'running' }), row(3, 2, 2, { tags: { k: 1 } }), row(4, 'gone', 3)];
+    const cols = { format: 'columns', count: rows.length, log_span: [1, null, 2], log_ts_us: [5, 6, 7], log_stream: ['stdout', 'stderr', 'log'], log_text: ['a', 'b', 'c'] };
+    for (const f of Object.keys(rows[0])) cols[f] = rows.map((r) => r[f]);
+    const m = new SpanModel();
+    m.loadColumns(cols);
+    assert.equal(m.size, 4);
+    assert.deepEqual(vis(m), fullVisible(m));
+    assert.deepEqual(Array.from(m.parent), [-1, 0, 1, 0], 'the span whose parent never came hangs under the root');
+    assert.equal(m.rows[3].orphan, true);
+    assert.equal(m.openCount, 1);
+    assert.deepEqual(m.rows[2].tags, { k: 1 });
+    assert.deepEqual(m.logs[1].map((l) => l.text), ['a']);
+    assert.deepEqual(m.logs[0].map((l) => l.text), ['b'], 'a line of an unknown span goes to the root');
+    assert.equal(m.logs[2][0].stream, 'log');
+    assert.throws(() => m.loadColumns({ ...cols, name: ['x'] }), /'name' is not an array of 4/);
+  });
 });

@@ -64,6 +64,18 @@ export interface SpanRow {
   orphan: boolean;
 }
 
+/** play_spans(format: "columns"): one array per SpanRow field (index = seq order) and the
+ *  logs as parallel arrays; log_span is the span's index (null: a span never reported). */
+export interface SpanColumns {
+  format: 'columns';
+  count: number;
+  [field: string]: unknown;
+  log_span: (number | null)[];
+  log_ts_us: number[];
+  log_stream: string[];
+  log_text: string[];
+}
+
 export interface LogLine { ts_us: number; stream: string; text: string; span_id?: string }
 
 export interface TreeNode extends SpanRow { logs?: LogLine[]; children?: TreeNode[] }
@@ -163,6 +175,8 @@ export const api = {
   list: (p: { flow?: string; status?: string; since_us?: number; until_us?: number; text?: string; cursor?: unknown; limit?: number }) =>
     rpc<RunsPage>('play_list', p),
   spans: (run_id: number) => rpc<TreeNode | { tree: TreeNode } | null>('play_spans', { run_id }),
+  /** The compact form (parallel arrays): a third of the bytes, parsed several times faster. */
+  spanColumns: (run_id: number) => rpc<SpanColumns | TreeNode | null>('play_spans', { run_id, format: 'columns' }),
   /** Every log line of a run (or of one span), in order: [{span_id, ts_us, stream, text}]. */
   logs: async (run_id: number, span_id?: string) =>
     asArray<LogLine & { span_id: string }>(await rpc('play_logs', { run_id, span_id }), 'logs'),

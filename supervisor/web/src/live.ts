@@ -3,7 +3,7 @@
 // event first. Events are queued and applied once per animation frame; event ids dedupe
 // replays after a reconnect (EventSource sends Last-Event-ID itself; after a server-side
 // `dropped` or a hard error we reopen with ?last_event_id=N).
-import { api, TERMINAL, type LogLine, type RunRecord, type SpanRow, type TreeNode } from './api';
+import { api, TERMINAL, type LogLine, type RunRecord, type SpanColumns, type SpanRow, type TreeNode } from './api';
 import { SpanModel } from './spanmodel';
 import { conn } from './conn';
 
@@ -57,10 +57,15 @@ export class LiveRun {
   async loadSnapshot(): Promise<void> {
     try {
       performance.mark('hero:spans-request');
-      const res = await api.spans(this.runId);
+      // The compact columns form; a server that does not know it answers with the tree.
+      const res = await api.spanColumns(this.runId);
       performance.mark('hero:spans-parsed');
-      const tree = (res && 'tree' in (res as object) ? (res as { tree: TreeNode }).tree : res) as TreeNode | null;
-      this.model.loadTree(tree);
+      if (res && (res as SpanColumns).format === 'columns') {
+        this.model.loadColumns(res as SpanColumns);
+      } else {
+        const tree = (res && 'tree' in (res as object) ? (res as unknown as { tree: TreeNode }).tree : res) as TreeNode | null;
+        this.model.loadTree(tree);
+      }
       performance.mark('hero:model-built');
       this.loaded = true;
     } catch (e) {

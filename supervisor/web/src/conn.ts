@@ -57,11 +57,18 @@ class Connection {
   /** True while the daemon or a followed live stream is unreachable. */
   get degraded(): boolean { return this.up === false || this.streamDownSinceUs() > 0; }
 
-  /** "Now" for running timers: frozen at the last contact while degraded. */
-  frozenNow(): number {
+  /** Time (µs) of the last update the page can vouch for: the last contact while the daemon
+   *  is unreachable, the moment a live stream was lost while only that is down (the health
+   *  probe still answering says nothing about the run), else now. */
+  lastUpdateUs(): number {
     const now = Date.now() * 1000;
-    return this.degraded ? Math.min(now, this.lastOkUs) : now;
+    if (this.up === false) return Math.min(now, this.lastOkUs);
+    const since = this.streamDownSinceUs();
+    return since ? Math.min(now, since) : now;
   }
+
+  /** "Now" for running timers: frozen at the last update while degraded. */
+  frozenNow(): number { return this.lastUpdateUs(); }
 
   /** Probes GET /healthz every `ms` (the header and banner follow the answer). */
   startProbe(ms: number): () => void {

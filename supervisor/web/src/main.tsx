@@ -30,7 +30,7 @@ function ConnBanner() {
   useEffect(() => { const t = setInterval(() => tick((x) => x + 1), 1000); return () => clearInterval(t); }, []);
   const now = Date.now() * 1000;
   if (!down && !streamSince) return null;
-  const ago = Math.max(0, Math.round((now - c.lastOkUs) / 1e6));
+  const ago = Math.max(0, Math.round((now - c.lastUpdateUs()) / 1e6));
   return (
     <div class="conn-banner" data-testid="conn-banner" role="status">
       <b>{down ? 'Cannot reach the daemon.' : 'Live updates interrupted.'}</b>{' '}

@@ -256,7 +256,8 @@ export function EditorView({ route }: { route: Route }) {
             </>
           ) : (
             <div class="empty">Press <b>Run</b> (Ctrl+Enter) to run this code; its span tree appears here while it runs.
-              {dirty && name ? <p>Unsaved edits run as an ad-hoc script; save first to run a new version of <b>{name}</b>.</p> : null}</div>
+              {dirty && name ? <p>Unsaved edits run as an ad-hoc script; save first to run a new version of <b>{name}</b>.</p> : null}
+              {olderVersion && !dirty ? <p>This is version {wantVersion} of <b>{name}</b> (the current one is v{currentVersion}): Run runs this source as an ad-hoc script; “make current” on the flow's page runs it as the flow.</p> : null}</div>
           )}
         </div>
       </div>

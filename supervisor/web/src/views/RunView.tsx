@@ -41,7 +41,7 @@ export function RunHeader({ run, liveSpans = 0, onAction }: { run: RunRecord; li
   const active = !TERMINAL.has(run.status);
   const now = useNow(active, 500);
   const c = useConn();
-  const stale = active && c.degraded ? Math.max(0, Math.round((Date.now() * 1000 - c.lastOkUs) / 1e6)) : null;
+  const stale = active && c.degraded ? Math.max(0, Math.round((Date.now() * 1000 - c.lastUpdateUs()) / 1e6)) : null;
   const dur = run.started_us ? (run.ended_us || now) - run.started_us : null; // 0 = not yet
   const dropped = Object.entries(run.dropped || {}).filter(([, v]) => v);
   const reason = plainReason(run);

@@ -333,6 +333,7 @@ describe('the run page for ops staff (issue #16)', () => {
     await page.getByTestId('log-count').filter({ hasText: /^11 of 20,001 lines$/ }).waitFor(); // 1999, 19990–19999
     await page.getByTestId('log-search').fill('line 1999 ok');
     await page.getByTestId('log-count').filter({ hasText: /^1 of 20,001 lines$/ }).waitFor();
+    assert.equal(await page.locator('[data-testid="log-line"] .lv-text mark').innerText(), 'line 1999 ok', 'the match is highlighted');
     await shot('ops-logs-1280x800');
     await page.setViewportSize({ width: 1920, height: 1080 });
     await shot('ops-logs-1920x1080');

@@ -52,7 +52,7 @@ export function RunHistory({ flow }: { flow: string }) {
         <button class={`chip-s${scale === 'hour' ? ' on' : ''}`} onClick={() => setScale('hour')}>24 h</button>
         <button class={`chip-s${scale === 'day' ? ' on' : ''}`} onClick={() => setScale('day')}>14 days</button>
       </div>
-      <svg viewBox={`0 0 ${W} ${H + 14}`} class="history-chart" role="img" aria-label={`runs per ${scale}`}>
+      <svg viewBox={`0 0 ${W} ${H}`} preserveAspectRatio="none" class="history-chart" role="img" aria-label={`runs per ${scale}`}>
         {buckets.map((b, k) => {
           const x = k * bw + 1, w = Math.max(1, bw - 2);
           const hOk = (b.ok / max) * H, hBad = (b.problem / max) * H, hOther = (b.other / max) * H;
@@ -66,9 +66,8 @@ export function RunHistory({ flow }: { flow: string }) {
             </g>
           );
         })}
-        <text x={0} y={H + 12} class="axis">{label(buckets[0].start_us)}</text>
-        <text x={W} y={H + 12} class="axis" text-anchor="end">now</text>
       </svg>
+      <div class="history-axis"><span>{label(buckets[0].start_us)}</span><span>now</span></div>
     </div>
   );
 }

@@ -103,7 +103,7 @@ export function RunLogs({ live, version, spanFilter, onSpanFilter, onJump }: {
         <button class="lv-step link" title={`go to the span '${nameOf(l.span_id)}'`} disabled={si === undefined}
           onClick={() => si !== undefined && onJump(si)}>{nameOf(l.span_id)}</button>
         <span class={`lv-stream s-${l.stream}`}>{l.stream}</span>
-        <span class="lv-text">{l.text.replace(/\n$/, '')}</span>
+        <span class="lv-text">{highlight(l.text.replace(/\n$/, ''), q)}</span>
       </div>,
     );
   }
@@ -134,4 +134,19 @@ export function RunLogs({ live, version, spanFilter, onSpanFilter, onJump }: {
       </div>
     </div>
   );
+}
+
+/** The text with every case-insensitive occurrence of `q` in a <mark>. */
+function highlight(text: string, q: string) {
+  if (!q) return text;
+  const lower = text.toLowerCase();
+  const out = [];
+  let at = 0;
+  for (let k = lower.indexOf(q); k >= 0; k = lower.indexOf(q, k + q.length)) {
+    if (k > at) out.push(text.slice(at, k));
+    out.push(<mark key={k}>{text.slice(k, k + q.length)}</mark>);
+    at = k + q.length;
+  }
+  out.push(text.slice(at));
+  return out;
 }

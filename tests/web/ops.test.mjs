@@ -423,6 +423,18 @@ describe('the run page for ops staff (issue #16)', () => {
     }
     assert.ok(checks >= 3, 'the tree grew past one screen while watched');
     await waitRunEnded(daemon, id);
+    // "follow": scrolled away from the bottom, the newest span is still brought into view
+    const id2 = await runFlow('ticker', { steps: 90, pause: 0.05 });
+    await page.goto(daemon.url + `#/runs/${id2}`);
+    await page.locator('[data-testid="span-row"]', { hasText: 'tick 30' }).waitFor();
+    await page.locator('.tt-body').evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); });
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('.tt-body').evaluate((el) => el.scrollTop), 0, 'not following when scrolled up');
+    await page.check('.follow input');
+    await page.locator('[data-testid="span-row"]', { hasText: 'tick 60' }).waitFor();
+    const s = await page.locator('.tt-body').evaluate((el) => ({ top: el.scrollTop, h: el.clientHeight, sh: el.scrollHeight }));
+    assert.ok(s.top + s.h >= s.sh - 24, `follow keeps the newest span in view (${JSON.stringify(s)})`);
+    await waitRunEnded(daemon, id2);
   }, 40000);
 
   scenario('trust: banner within 5 s of a SIGKILL, timers freeze, header agrees', async () => {

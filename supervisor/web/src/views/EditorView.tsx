@@ -139,7 +139,7 @@ export function EditorView({ route }: { route: Route }) {
       const got = f && typeof f === 'object' && 'version' in f ? f : await api.flowGet(name || (f as Flow).name);
       setFlow(got); setSaved(source); setDirty(false);
       setMsg({ text: `Saved ${got.name} as version ${got.version}.` });
-      if (!name || olderVersion) go('editor', got.name);
+      if (!name || wantVersion) go('editor', got.name); // the URL names the new current version
     } catch (ex) {
       setMsg({ text: `Save failed: ${(ex as Error).message}`, error: true });
     }

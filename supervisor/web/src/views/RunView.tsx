@@ -61,7 +61,7 @@ export function RunHeader({ run, liveSpans = 0, onAction }: { run: RunRecord; li
           : <span class="flowlink plain">{run.flow || 'script'} <span class="muted">ad-hoc script</span></span>}
         {run.parent_run != null ? <a href={href('runs', run.parent_run)} class="muted">↑ parent run #{run.parent_run}</a> : null}
         <span class="grow" />
-        {run.flow && run.flow_version ? <a class="btn" href={href('editor', run.flow, { run: run.id })}>Open in editor</a> : null}
+        {run.flow && run.flow_version ? <a class="btn" href={href('editor', run.flow, { run: run.id, version: run.flow_version })}>Open in editor</a> : null}
         {active ? <button class="btn danger" onClick={cancel}>Cancel</button> : null}
         {!active ? <button class="btn" onClick={retry}>Retry</button> : null}
       </div>

@@ -21,4 +21,4 @@ bash scripts/setup.sh --sanitize
 # The install and package tests (an installed copy, a .deb) check packaging, not code paths
 # the other suites miss: they run in the Release build only.
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 900 -L 'unit|integration|e2e' \
-  -E 'escape_battery|web_e2e|flows_test|flows_smoke|core_stream_abuse|core_timeout_precision|reliability_resource_nofile|reliability_finish|service_install_test|service_package_test'
+  -E 'escape_battery|web_e2e|web_ops_e2e|flows_test|flows_smoke|core_stream_abuse|core_timeout_precision|reliability_resource_nofile|reliability_finish|service_install_test|service_package_test'

@@ -255,4 +255,73 @@ std::string RunDocumentJson(const store::RunRecord& r, const SpanTree& tree) {
   return w.Take();
 }
 
+std::string SpanColumnsJson(const std::vector<store::SpanRow>& spans,
+                            const std::vector<store::LogRow>& logs) {
+  JsonWriter w;
+  w.BeginObject();
+  w.Field("format", "columns");
+  w.Field("count", static_cast<int64_t>(spans.size()));
+  // One array per field; `put` writes one span's value exactly as WriteSpanFields does.
+  auto column = [&](std::string_view key, auto put) {
+    w.Key(key).BeginArray();
+    for (const auto& s : spans) put(s);
+    w.EndArray();
+  };
+  auto int_or_null = [&](int64_t v) {
+    if (v > 0) {
+      w.Int(v);
+    } else {
+      w.Null();
+    }
+  };
+  column("id", [&](const store::SpanRow& s) { w.String(s.span_id); });
+  column("parent", [&](const store::SpanRow& s) { StringOrNull(w, s.parent_id); });
+  column("seq", [&](const store::SpanRow& s) { w.Int(s.seq.value); });
+  column("name", [&](const store::SpanRow& s) { w.String(s.name); });
+  column("kind", [&](const store::SpanRow& s) { w.String(s.kind); });
+  column("status", [&](const store::SpanRow& s) { w.String(s.status); });
+  column("start_us", [&](const store::SpanRow& s) { w.Int(s.start_us); });
+  column("end_us", [&](const store::SpanRow& s) { int_or_null(s.end_us); });
+  column("tags", [&](const store::SpanRow& s) {
+    RawOrNull(w, s.tags_json.empty() ? std::string("{}") : s.tags_json);
+  });
+  column("error", [&](const store::SpanRow& s) { StringOrNull(w, s.error); });
+  column("error_type", [&](const store::SpanRow& s) { StringOrNull(w, s.error_type); });
+  column("traceback", [&](const store::SpanRow& s) { StringOrNull(w, s.traceback); });
+  column("rpc_service", [&](const store::SpanRow& s) { StringOrNull(w, s.rpc_service); });
+  column("rpc_method", [&](const store::SpanRow& s) { StringOrNull(w, s.rpc_method); });
+  column("file", [&](const store::SpanRow& s) { StringOrNull(w, s.file); });
+  column("line", [&](const store::SpanRow& s) { int_or_null(s.line); });
+  column("cpu_us", [&](const store::SpanRow& s) { w.Int(s.cpu_us); });
+  column("rss_kb", [&](const store::SpanRow& s) { w.Int(s.rss_kb); });
+  column("child_run_id", [&](const store::SpanRow& s) { int_or_null(s.child_run_id); });
+  column("orphan", [&](const store::SpanRow& s) { w.Bool(s.orphan); });
+
+  std::unordered_map<int64_t, int64_t> index_of_seq;
+  index_of_seq.reserve(spans.size());
+  for (size_t i = 0; i < spans.size(); ++i)
+    index_of_seq.emplace(spans[i].seq.value, static_cast<int64_t>(i));
+  w.Key("log_span").BeginArray();
+  for (const auto& l : logs) {
+    auto it = index_of_seq.find(l.span_seq.value);
+    if (it == index_of_seq.end()) {
+      w.Null();
+    } else {
+      w.Int(it->second);
+    }
+  }
+  w.EndArray();
+  w.Key("log_ts_us").BeginArray();
+  for (const auto& l : logs) w.Int(l.ts_us);
+  w.EndArray();
+  w.Key("log_stream").BeginArray();
+  for (const auto& l : logs) w.String(l.stream);
+  w.EndArray();
+  w.Key("log_text").BeginArray();
+  for (const auto& l : logs) w.String(l.text);
+  w.EndArray();
+  w.EndObject();
+  return w.Take();
+}
+
 }  // namespace hero::core

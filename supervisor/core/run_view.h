@@ -38,4 +38,12 @@ void WriteSpanNode(JsonWriter& w, const TreeNode& n);
 // {"run": {...}, "tree": {...root span...} | null}
 std::string RunDocumentJson(const store::RunRecord& r, const SpanTree& tree);
 
+// play_spans(format: "columns"): every span as parallel arrays, one per field of
+// WriteSpanFields (same values and nulls), in seq order, and the logs as four arrays
+// (log_span = the span's index in those arrays, null if the span is unknown; ts_us, stream,
+// text). No tree is built and no key is repeated per span: for 10^5 spans the answer is
+// about a third of the tree's and the browser parses it several times faster.
+std::string SpanColumnsJson(const std::vector<store::SpanRow>& spans,
+                            const std::vector<store::LogRow>& logs);
+
 }  // namespace hero::core

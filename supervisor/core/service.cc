@@ -495,7 +495,11 @@ Status Service::RegisterMethods(api::MethodTable& t) {
       Add(t,
           {.name = "play_spans",
            .summary = "A run's span tree (the root span with nested children and logs).",
-           .params = {{"run_id", ParamType::kInteger, true, "run id"}},
+           .params = {{"run_id", ParamType::kInteger, true, "run id"},
+                      {"format", ParamType::kString, false,
+                       "tree (default) or columns: every span as parallel arrays, one per "
+                       "field, in seq order, and the logs as log_span (span index)/log_ts_us/"
+                       "log_stream/log_text arrays (the web UI's compact form)"}},
            .result_schema_json = R"({"type":["object","null"]})"},
           HERO_METHOD(PlaySpans)));
   HERO_RETURN_IF_ERROR(
@@ -978,12 +982,17 @@ void Service::PlayList(const Ctx&, const Params& p, SharedReply r) {
 
 void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
   RunId id{p.GetInt("run_id")};
-  runs_->Get(id, [this, r, id](Result<store::RunRecord> rec) {
+  std::string_view format = p.GetString("format", "tree");
+  if (format != "tree" && format != "columns")
+    return (*r)(
+        InvalidArgument("format: must be tree or columns, not '" + std::string(format) + "'"));
+  bool columns = format == "columns";
+  runs_->Get(id, [this, r, id, columns](Result<store::RunRecord> rec) {
     if (!rec.ok()) return (*r)(rec.status());
-    store_->GetSpans(id, [this, r, id](Result<std::vector<store::SpanRow>> spans) {
+    store_->GetSpans(id, [this, r, id, columns](Result<std::vector<store::SpanRow>> spans) {
       if (!spans.ok()) return (*r)(spans.status());
       store_->GetLogs(id, std::nullopt,
-                      [this, r, spans = std::move(spans).value()](
+                      [this, r, columns, spans = std::move(spans).value()](
                           Result<std::vector<store::LogRow>> logs) mutable {
                         if (!logs.ok()) return (*r)(logs.status());
                         auto rows = std::make_shared<
@@ -995,7 +1004,8 @@ void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
                         // 1.7 s while a client fetched a flood run's tree).
                         loop::QueueWorkWithResult(
                             loop_,
-                            [rows]() mutable {
+                            [rows, columns]() mutable {
+                              if (columns) return SpanColumnsJson(rows->first, rows->second);
                               SpanTree tree =
                                   BuildTree(std::move(rows->first), std::move(rows->second));
                               rows.reset();

@@ -1,6 +1,7 @@
 #include "supervisor/core/run_view.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 namespace hero::core {
 namespace {
@@ -69,6 +70,54 @@ TEST(RunViewTest, RunDocumentHasRunAndNullTreeWhenNoSpans) {
   std::string doc = RunDocumentJson(r, SpanTree{});
   EXPECT_NE(doc.find("\"id\":7"), std::string::npos);
   EXPECT_NE(doc.find("\"tree\":null"), std::string::npos);
+}
+
+// play_spans(format: "columns"): one array per span field with WriteSpanFields's values and
+// nulls, spans in the given (seq) order, logs pointing at their span's index.
+TEST(RunViewTest, SpanColumnsHoldEveryFieldAndLogIndex) {
+  std::vector<store::SpanRow> spans = {Span(0, "1", "", 10), Span(1, "2", "1", 20)};
+  spans[1].end_us = 0;  // still running -> null
+  spans[1].tags_json = R"({"k":"v"})";
+  spans[1].error_type = "KeyError";
+  spans[1].line = 12;
+  spans[1].child_run_id = 7;
+  store::LogRow a, b;
+  a.span_seq = SpanSeq{1};
+  a.ts_us = 25;
+  a.stream = "stderr";
+  a.text = "warn \"x\"\n";
+  b.span_seq = SpanSeq{99};  // a span the run never reported
+  b.stream = "stdout";
+  b.text = "lost";
+  std::string json = SpanColumnsJson(spans, {a, b});
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  simdjson::dom::element doc;
+  ASSERT_EQ(parser.parse(padded).get(doc), simdjson::SUCCESS) << json;
+  EXPECT_EQ(std::string_view(doc["format"]), "columns");
+  EXPECT_EQ(int64_t(doc["count"]), 2);
+  EXPECT_EQ(std::string_view(doc["id"].at(1)), "2");
+  EXPECT_TRUE(doc["parent"].at(0).is_null());
+  EXPECT_EQ(std::string_view(doc["parent"].at(1)), "1");
+  EXPECT_EQ(int64_t(doc["end_us"].at(0)), 11);
+  EXPECT_TRUE(doc["end_us"].at(1).is_null());
+  EXPECT_EQ(std::string_view(doc["tags"].at(1)["k"]), "v");
+  EXPECT_EQ(simdjson::dom::object(doc["tags"].at(0)).size(), 0u);
+  EXPECT_TRUE(doc["error_type"].at(0).is_null());
+  EXPECT_EQ(std::string_view(doc["error_type"].at(1)), "KeyError");
+  EXPECT_EQ(int64_t(doc["line"].at(1)), 12);
+  EXPECT_TRUE(doc["line"].at(0).is_null());
+  EXPECT_EQ(int64_t(doc["child_run_id"].at(1)), 7);
+  EXPECT_FALSE(bool(doc["orphan"].at(1)));
+  EXPECT_EQ(int64_t(doc["log_span"].at(0)), 1);
+  EXPECT_TRUE(doc["log_span"].at(1).is_null());
+  EXPECT_EQ(std::string_view(doc["log_stream"].at(0)), "stderr");
+  EXPECT_EQ(std::string_view(doc["log_text"].at(0)), "warn \"x\"\n");
+  EXPECT_EQ(int64_t(doc["log_ts_us"].at(0)), 25);
+  // Every column has one entry per span.
+  for (const char* k : {"seq", "name", "kind", "status", "start_us", "traceback", "rpc_service",
+                        "rpc_method", "file", "cpu_us", "rss_kb"})
+    EXPECT_EQ(simdjson::dom::array(doc[k]).size(), 2u) << k;
 }
 
 }  // namespace

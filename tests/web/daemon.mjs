@@ -50,7 +50,9 @@ export async function startProxy(targetUrl) {
   const net = await import('node:net');
   const target = new URL(targetUrl);
   const socks = new Set();
+  let paused = false;
   const server = net.createServer((client) => {
+    if (paused) { client.destroy(); return; } // "unreachable": every new connection fails
     const upstream = net.connect(Number(target.port), target.hostname);
     socks.add(client); socks.add(upstream);
     client.pipe(upstream); upstream.pipe(client);
@@ -61,6 +63,9 @@ export async function startProxy(targetUrl) {
   return {
     url: `http://127.0.0.1:${server.address().port}/`,
     dropAll: () => { const n = socks.size / 2; for (const s of [...socks]) s.destroy(); return n; },
+    /** Cuts every connection and refuses new ones until resume(). */
+    pause: () => { paused = true; for (const s of [...socks]) s.destroy(); },
+    resume: () => { paused = false; },
     close: () => new Promise((r) => { for (const s of socks) s.destroy(); server.close(r); }),
   };
 }

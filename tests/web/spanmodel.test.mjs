@@ -13,7 +13,7 @@ if (!existsSync(esbuildPath)) throw new Error(`${WEB}/node_modules missing: run 
 const esbuild = await import(pathToFileURL(esbuildPath).href);
 const src = readFileSync(join(WEB, 'src', 'spanmodel.ts'), 'utf8');
 const { code } = await esbuild.transform(src, { loader: 'ts', format: 'esm' });
-const { SpanModel } = await import('data:text/javascript;base64,' + Buffer.from(code).toString('base64'));
+const { SpanModel, parseSpanQuery } = await import('data:text/javascript;base64,' + Buffer.from(code).toString('base64'));
 
 const row = (id, parent, seq, extra = {}) => ({ id: String(id), parent: parent == null ? null : String(parent), seq, name: `s${id}`,
   kind: 'step', status: 'ok', start_us: 1000 + seq, end_us: 2000 + seq, tags: {}, error: null, error_type: null, traceback: null,
@@ -88,5 +88,65 @@ describe('SpanModel', () => {
     assert.equal(m.firstFailure(), 19999);
     m.collapseBelow(1);
     assert.equal(vis(m).length, 2);
+  });
+
+  it('searches spans by name words, status and tag key=value, in tree order', () => {
+    const m = new SpanModel();
+    m.upsert(row(1, null, 0, { name: 'flow', status: 'failed' }));
+    m.upsert(row(2, 1, 1, { name: 'Load Data', tags: { shard: 'eu-1', n: 3 } }));
+    m.upsert(row(3, 1, 2, { name: 'parse data', status: 'failed', error_type: 'KeyError', tags: { shard: 'us-2' } }));
+    m.upsert(row(4, 2, 3, { name: 'load part', end_us: null, status: 'ok' }));
+    const names = (q) => Array.from(m.search(q).hits).map((i) => m.rows[i].name);
+    assert.deepEqual(names('data'), ['Load Data', 'parse data']);
+    assert.deepEqual(names('load'), ['Load Data', 'load part'], 'pre-order: a child before its parent\'s next sibling');
+    assert.deepEqual(names('status:failed'), ['flow', 'parse data']);
+    assert.deepEqual(names('status:running'), ['load part'], 'running = not ended');
+    assert.deepEqual(names('status:failed,running'), ['flow', 'load part', 'parse data']);
+    assert.deepEqual(names('shard=eu'), ['Load Data']);
+    assert.deepEqual(names('n=3'), ['Load Data'], 'a non-string tag matches as JSON text');
+    assert.deepEqual(names('keyerror'), ['parse data'], 'the error type matches too');
+    assert.deepEqual(names('data shard=us'), ['parse data'], 'every part must match');
+    assert.deepEqual(names('   '), []);
+    assert.equal(m.search('data').flags[1], 1);
+    assert.equal(m.search('data').flags[0], 0);
+    assert.deepEqual(parseSpanQuery('a status:ok k=v'), { terms: ['a'], status: ['ok'], tags: [['k', 'v']] });
+  });
+
+  it('walks failures in tree order, wrapping, and collapse-all keeps the root open', () => {
+    const m = new SpanModel();
+    m.upsert(row(1, null, 0, { status: 'failed' }));
+    m.upsert(row(2, 1, 1));
+    m.upsert(row(3, 2, 2, { status: 'killed' }));
+    m.upsert(row(4, 1, 3, { status: 'failed' }));
+    m.upsert(row(5, 4, 4, { status: 'failed', end_us: null })); // still running: not a failure yet
+    assert.equal(m.nextFailure(-1), 0);
+    assert.equal(m.nextFailure(0), 2);
+    assert.equal(m.nextFailure(2), 3);
+    assert.equal(m.nextFailure(3), 0, 'wraps around');
+    m.collapseBelow(1);
+    assert.deepEqual(vis(m), [0, 1, 3]);
+    m.reveal(2);
+    assert.deepEqual(vis(m), [0, 1, 2, 3]);
+    m.expandAll();
+    assert.deepEqual(vis(m), fullVisible(m));
+    assert.equal(new SpanModel().nextFailure(-1), -1);
+  });
+
+  it('loads play_spans columns into the same model as the tree and live rows', () => {
+    const rows = [row(1, null, 0), row(2, 1, 1, { end_us: null, status: 'running' }), row(3, 2, 2, { tags: { k: 1 } }), row(4, 'gone', 3)];
+    const cols = { format: 'columns', count: rows.length, log_span: [1, null, 2], log_ts_us: [5, 6, 7], log_stream: ['stdout', 'stderr', 'log'], log_text: ['a', 'b', 'c'] };
+    for (const f of Object.keys(rows[0])) cols[f] = rows.map((r) => r[f]);
+    const m = new SpanModel();
+    m.loadColumns(cols);
+    assert.equal(m.size, 4);
+    assert.deepEqual(vis(m), fullVisible(m));
+    assert.deepEqual(Array.from(m.parent), [-1, 0, 1, 0], 'the span whose parent never came hangs under the root');
+    assert.equal(m.rows[3].orphan, true);
+    assert.equal(m.openCount, 1);
+    assert.deepEqual(m.rows[2].tags, { k: 1 });
+    assert.deepEqual(m.logs[1].map((l) => l.text), ['a']);
+    assert.deepEqual(m.logs[0].map((l) => l.text), ['b'], 'a line of an unknown span goes to the root');
+    assert.equal(m.logs[2][0].stream, 'log');
+    assert.throws(() => m.loadColumns({ ...cols, name: ['x'] }), /'name' is not an array of 4/);
   });
 });

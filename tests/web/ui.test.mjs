@@ -2,12 +2,13 @@
 // browser download) against a real `hero_logic serve` started here on a fresh data dir.
 // Skips (exit 77) only when chromium is missing (CMake skips it when node is). Screenshots of
 // every failure, and of each view at 1280×800 and 1920×1080, go to $HERO_WEB_ARTIFACTS.
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHROMIUM, REPO, WEB, launch, loadPlaywright } from './browser.mjs';
 import { startDaemon, startProxy } from './daemon.mjs';
+import { harness, waitRunEnded as waitRunEnded_ } from './harness.mjs';
 
 const BIN = process.env.HERO_LOGIC_BIN || join(REPO, 'build', 'hero_logic');
 const DIST = process.env.HERO_WEB_DIST || join(WEB, 'dist');
@@ -81,30 +82,8 @@ def sleeper(seconds=60.0):
 
 let daemon, proxy, browser, page;
 
-async function shot(name) {
-  try { await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) }); } catch { /* page gone */ }
-}
-
-/** Runs one scenario; on failure saves a screenshot named after it and the daemon's log tail. */
-function scenario(name, fn, timeout = 30000) {
-  it(name, { timeout }, async () => {
-    try { await fn(); } catch (e) {
-      await shot(`FAIL-${name.replace(/\W+/g, '_')}`);
-      console.log(`daemon log tail:\n${daemon.log().slice(-2000)}`);
-      throw e;
-    }
-  });
-}
-
-async function waitRunEnded(id, ms = 20000) {
-  const t = Date.now();
-  for (;;) {
-    const r = await daemon.rpc('play_status', { run_id: id });
-    if (!['queued', 'running'].includes(r.status)) return r;
-    if (Date.now() - t > ms) throw new Error(`run ${id} still ${r.status}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
-}
+const { shot, scenario } = harness({ artifacts: ARTIFACTS, page: () => page, daemon: () => daemon });
+const waitRunEnded = (id, ms) => waitRunEnded_(daemon, id, ms);
 
 function countTree(t) { let n = 0; const st = [t]; while (st.length) { const x = st.pop(); n++; for (const c of x.children || []) st.push(c); } return n; }
 
@@ -143,9 +122,9 @@ describe('web UI against a real daemon', () => {
     await row.waitFor();
     assert.match(await row.innerText(), /breaker/);
     assert.match(await row.locator('.badge').innerText(), /failed/);
-    await page.selectOption('select[aria-label="status"]', 'ok');
+    await page.click('.status-filter button[data-status="ok"]');
     await page.waitForFunction((id) => !document.querySelector(`tr[data-run="${id}"]`), run_id);
-    await page.selectOption('select[aria-label="status"]', '');
+    await page.click('.status-filter button:has-text("any")');
     await row.waitFor();
     await page.fill('input[aria-label="search runs"]', 'no-such-text-anywhere');
     await page.locator('.empty', { hasText: 'No run matches' }).waitFor();

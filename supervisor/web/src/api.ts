@@ -1,5 +1,7 @@
 // JSON-RPC 2.0 client for the daemon's POST /rpc, and the shapes it returns (SPEC §6).
-// Same origin only: the page is served by the daemon it talks to.
+// Same origin only: the page is served by the daemon it talks to. Every call reports to
+// `conn` (reachable or not), which the header, banner and timers follow.
+import { conn } from './conn';
 
 export type RunStatus =
   | 'queued' | 'running' | 'ok' | 'failed' | 'timed_out' | 'cancelled' | 'killed' | 'interrupted';
@@ -8,6 +10,9 @@ export const TERMINAL: ReadonlySet<string> =
   new Set(['ok', 'failed', 'timed_out', 'cancelled', 'killed', 'interrupted']);
 export const ALL_STATUSES: RunStatus[] =
   ['queued', 'running', 'ok', 'failed', 'timed_out', 'cancelled', 'killed', 'interrupted'];
+
+/** The "problems" preset of the runs filter: every way a run can end badly. */
+export const PROBLEMS: string[] = ['failed', 'timed_out', 'killed', 'cancelled', 'interrupted'];
 
 export interface RunRecord {
   id: number;
@@ -57,6 +62,18 @@ export interface SpanRow {
   rss_kb: number | null;
   child_run_id: number | null;
   orphan: boolean;
+}
+
+/** play_spans(format: "columns"): one array per SpanRow field (index = seq order) and the
+ *  logs as parallel arrays; log_span is the span's index (null: a span never reported). */
+export interface SpanColumns {
+  format: 'columns';
+  count: number;
+  [field: string]: unknown;
+  log_span: (number | null)[];
+  log_ts_us: number[];
+  log_stream: string[];
+  log_text: string[];
 }
 
 export interface LogLine { ts_us: number; stream: string; text: string; span_id?: string }
@@ -110,8 +127,10 @@ export async function rpc<T = unknown>(method: string, params: Record<string, un
       body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params: clean }),
     });
   } catch (e) {
+    conn.failed();
     throw new RpcError(-1, `cannot reach the daemon (${(e as Error).message})`);
   }
+  conn.ok();
   let body: { result?: T; error?: { code: number; message: string; data?: unknown } };
   // res.json() parses straight from the bytes (no intermediate string): it matters for a
   // 100k-span play_spans answer.
@@ -156,6 +175,11 @@ export const api = {
   list: (p: { flow?: string; status?: string; since_us?: number; until_us?: number; text?: string; cursor?: unknown; limit?: number }) =>
     rpc<RunsPage>('play_list', p),
   spans: (run_id: number) => rpc<TreeNode | { tree: TreeNode } | null>('play_spans', { run_id }),
+  /** The compact form (parallel arrays): a third of the bytes, parsed several times faster. */
+  spanColumns: (run_id: number) => rpc<SpanColumns | TreeNode | null>('play_spans', { run_id, format: 'columns' }),
+  /** Every log line of a run (or of one span), in order: [{span_id, ts_us, stream, text}]. */
+  logs: async (run_id: number, span_id?: string) =>
+    asArray<LogLine & { span_id: string }>(await rpc('play_logs', { run_id, span_id }), 'logs'),
   exampleList: async (flow: string) => asArray<Example>(await rpc('example_list', { flow }), 'examples'),
   exampleCreate: (flow: string, name: string, input: unknown) => rpc<Example>('example_create', { flow, name, input }),
   exampleDelete: (id: number | string) => rpc('example_delete', { id }),

@@ -1,6 +1,7 @@
 // Small hooks shared by the views.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { LiveRun } from './live';
+import { conn } from './conn';
 
 /** Subscribes to one run; re-renders once per applied batch. */
 export function useLiveRun(runId: number | null): { live: LiveRun | null; version: number } {
@@ -17,12 +18,13 @@ export function useLiveRun(runId: number | null): { live: LiveRun | null; versio
   return { live, version };
 }
 
-/** A clock that ticks while `active` (for running bars and durations). */
+/** A clock that ticks while `active` (for running bars and durations). While the daemon or
+ *  the live stream is unreachable it stays at the last contact: timers freeze, never guess. */
 export function useNow(active: boolean, ms = 250): number {
-  const [now, setNow] = useState(() => Date.now() * 1000);
+  const [now, setNow] = useState(() => conn.frozenNow());
   useEffect(() => {
     if (!active) return;
-    const t = setInterval(() => setNow(Date.now() * 1000), ms);
+    const t = setInterval(() => setNow(conn.frozenNow()), ms);
     return () => clearInterval(t);
   }, [active, ms]);
   return now;

@@ -3,8 +3,9 @@
 // event first. Events are queued and applied once per animation frame; event ids dedupe
 // replays after a reconnect (EventSource sends Last-Event-ID itself; after a server-side
 // `dropped` or a hard error we reopen with ?last_event_id=N).
-import { api, TERMINAL, type LogLine, type RunRecord, type SpanRow, type TreeNode } from './api';
+import { api, TERMINAL, type LogLine, type RunRecord, type SpanColumns, type SpanRow, type TreeNode } from './api';
 import { SpanModel } from './spanmodel';
+import { conn } from './conn';
 
 type Listener = () => void;
 
@@ -56,10 +57,15 @@ export class LiveRun {
   async loadSnapshot(): Promise<void> {
     try {
       performance.mark('hero:spans-request');
-      const res = await api.spans(this.runId);
+      // The compact columns form; a server that does not know it answers with the tree.
+      const res = await api.spanColumns(this.runId);
       performance.mark('hero:spans-parsed');
-      const tree = (res && 'tree' in (res as object) ? (res as { tree: TreeNode }).tree : res) as TreeNode | null;
-      this.model.loadTree(tree);
+      if (res && (res as SpanColumns).format === 'columns') {
+        this.model.loadColumns(res as SpanColumns);
+      } else {
+        const tree = (res && 'tree' in (res as object) ? (res as unknown as { tree: TreeNode }).tree : res) as TreeNode | null;
+        this.model.loadTree(tree);
+      }
       performance.mark('hero:model-built');
       this.loaded = true;
     } catch (e) {
@@ -78,14 +84,16 @@ export class LiveRun {
         if (id <= this.lastEventId && kind !== 'reset') { this.duplicates++; return; }
         this.lastEventId = id;
       }
+      conn.stream(this.runId, true);
       this.queue.push({ kind, data: ev.data });
       this.schedule();
     };
     for (const k of ['span', 'log', 'status', 'end', 'reset', 'message']) es.addEventListener(k, on(k) as EventListener);
     es.addEventListener('dropped', () => { es.close(); this.reconnect(50); });
-    es.onopen = () => { this.connected = true; this.emit(); };
+    es.onopen = () => { this.connected = true; conn.stream(this.runId, true); this.emit(); };
     es.onerror = () => {
       this.connected = false;
+      conn.stream(this.runId, false);
       // CONNECTING: the browser retries by itself with Last-Event-ID. CLOSED: HTTP error.
       if (es.readyState === EventSource.CLOSED) this.reconnect(1000);
       this.emit();
@@ -161,6 +169,7 @@ export class LiveRun {
     this.es?.close();
     this.es = null;
     this.connected = false;
+    conn.stream(this.runId, null);
     clearInterval(this.pollTimer);
   }
 

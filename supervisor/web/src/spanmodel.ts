@@ -2,7 +2,11 @@
 // depth, collapsed flags. Built from a play_spans snapshot or grown from SSE span rows; the
 // visible-row list (pre-order over expanded nodes) is recomputed lazily after a change.
 // No DOM here: the views read it; the bench and tests can drive it directly.
-import type { LogLine, SpanRow, TreeNode } from './api';
+import type { LogLine, SpanColumns, SpanRow, TreeNode } from './api';
+
+/** The SpanRow fields play_spans(format: "columns") sends, one array each. */
+const COLUMN_FIELDS = ['id', 'parent', 'seq', 'name', 'kind', 'status', 'start_us', 'end_us', 'tags', 'error',
+  'error_type', 'traceback', 'rpc_service', 'rpc_method', 'file', 'line', 'cpu_us', 'rss_kb', 'child_run_id', 'orphan'] as const;
 
 const MAX_LOGS_PER_SPAN = 5000;
 
@@ -49,6 +53,42 @@ export class SpanModel {
       if (n.logs && n.logs.length) this.logs[i] = n.logs;
       const kids = n.children;
       if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
+    }
+    this.flushPendingToRoot();
+    this.version++;
+  }
+
+  /** Loads play_spans(format: "columns"): spans in seq order (a parent before its children,
+   *  else it waits as an orphan until the end), then the logs onto their spans. */
+  loadColumns(c: SpanColumns): void {
+    this.clear();
+    const n = c.count | 0;
+    const cols = COLUMN_FIELDS.map((f) => {
+      const a = c[f];
+      if (!Array.isArray(a) || a.length !== n) throw new Error(`play_spans columns: '${f}' is not an array of ${n}`);
+      return a as unknown[];
+    });
+    // One object literal per span: every row gets the same hidden class (fast property reads
+    // in the tree's render loop), unlike keys assigned one by one in a loop.
+    const [id, parent, seq, name, kind, status, start, end, tags, error, errorType, traceback, rpcService,
+      rpcMethod, file, line, cpu, rss, child, orphan] = cols as [string[], (string | null)[], number[], string[],
+      string[], string[], number[], (number | null)[], (Record<string, unknown> | null)[], (string | null)[],
+      (string | null)[], (string | null)[], (string | null)[], (string | null)[], (string | null)[],
+      (number | null)[], (number | null)[], (number | null)[], (number | null)[], boolean[]];
+    for (let i = 0; i < n; i++) {
+      this.add({
+        id: id[i], parent: parent[i], seq: seq[i], name: name[i], kind: kind[i], status: status[i],
+        start_us: start[i], end_us: end[i], tags: tags[i], error: error[i], error_type: errorType[i],
+        traceback: traceback[i], rpc_service: rpcService[i], rpc_method: rpcMethod[i], file: file[i], line: line[i],
+        cpu_us: cpu[i], rss_kb: rss[i], child_run_id: child[i], orphan: orphan[i],
+      });
+    }
+    const { log_span: ls, log_ts_us: lt, log_stream: lst, log_text: ltx } = c;
+    const root = this.roots.length ? this.roots[0] : -1;
+    for (let k = 0; k < (ls?.length ?? 0); k++) {
+      const i = ls[k] ?? root; // a line of a span never reported: the root's, like addLog
+      if (i < 0 || i >= n) continue;
+      (this.logs[i] ??= []).push({ ts_us: lt[k], stream: lst[k], text: ltx[k] });
     }
     this.flushPendingToRoot();
     this.version++;
@@ -250,20 +290,10 @@ export class SpanModel {
     if (this.visibleVersion === this.structureVersion) return this.visibleCache;
     const n = this.rows.length;
     if (this.visibleCache.length < n) this.visibleCache = new Int32Array(Math.max(n, 64) * 1.5 | 0);
-    const out = this.visibleCache;
-    let len = 0;
-    const stack: number[] = [];
-    for (let r = this.roots.length - 1; r >= 0; r--) stack.push(this.roots[r]);
-    while (stack.length) {
-      const i = stack.pop()!;
-      out[len++] = i;
-      if (this.collapsed[i]) continue;
-      const kids = this.children[i];
-      if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
-    }
+    const len = this.walk(this.visibleCache, true);
     this.visibleVersion = this.structureVersion;
     this.visibleLen = len;
-    return out;
+    return this.visibleCache;
   }
   visibleLen = 0;
   private descCache = new Map<number, number>();
@@ -294,4 +324,93 @@ export class SpanModel {
     }
     return best;
   }
+
+  /** Every span in tree pre-order (ignoring collapse): the order search results and
+   *  "next failure" walk in. */
+  preorder(): Int32Array {
+    const out = new Int32Array(this.rows.length);
+    return out.subarray(0, this.walk(out, false));
+  }
+
+  /** Writes the tree in pre-order into `out` (skipping collapsed subtrees if asked); returns
+   *  the count. Iterative: a 100k-deep chain must not blow the stack. */
+  private walk(out: Int32Array, skipCollapsed: boolean): number {
+    let len = 0;
+    const stack: number[] = [];
+    for (let r = this.roots.length - 1; r >= 0; r--) stack.push(this.roots[r]);
+    while (stack.length) {
+      const i = stack.pop()!;
+      out[len++] = i;
+      if (skipCollapsed && this.collapsed[i]) continue;
+      const kids = this.children[i];
+      if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
+    }
+    return len;
+  }
+
+  /** Spans matching a search (see parseSpanQuery), in tree pre-order, and a per-index flag. */
+  search(query: string): { hits: Int32Array; flags: Uint8Array } {
+    const q = parseSpanQuery(query);
+    const flags = new Uint8Array(this.rows.length);
+    const order = this.preorder();
+    const hits = new Int32Array(order.length);
+    let n = 0;
+    if (!q.terms.length && !q.status.length && !q.tags.length) return { hits: hits.subarray(0, 0), flags };
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k];
+      if (spanMatches(this.rows[i], q)) { flags[i] = 1; hits[n++] = i; }
+    }
+    return { hits: hits.subarray(0, n), flags };
+  }
+
+  /** The next ended non-ok span after `i` in tree pre-order (wrapping), or -1. */
+  nextFailure(i: number): number {
+    const order = this.preorder();
+    const at = i >= 0 ? order.indexOf(i) : -1;
+    for (let k = 1; k <= order.length; k++) {
+      const j = order[(at + k + order.length) % order.length];
+      const r = this.rows[j];
+      if (r.end_us != null && r.status !== 'ok' && r.status !== 'running') return j;
+    }
+    return -1;
+  }
+}
+
+export interface SpanQuery { terms: string[]; status: string[]; tags: [string, string][] }
+
+/** `parse status:failed rows=10`: words match the name (or rpc method, error type) as
+ *  case-insensitive substrings; `status:X` (or `status=X`, several = any of them) the span
+ *  status (`running` = not ended); `key=value` a tag whose value as text contains `value`.
+ *  Every part must match. */
+export function parseSpanQuery(query: string): SpanQuery {
+  const q: SpanQuery = { terms: [], status: [], tags: [] };
+  for (const raw of query.trim().split(/\s+/)) {
+    if (!raw) continue;
+    const st = /^status[:=](.+)$/i.exec(raw);
+    if (st) { q.status.push(...st[1].toLowerCase().replace('timed out', 'timed_out').split(',')); continue; }
+    const eq = raw.indexOf('=');
+    if (eq > 0) { q.tags.push([raw.slice(0, eq), raw.slice(eq + 1).toLowerCase()]); continue; }
+    q.terms.push(raw.toLowerCase());
+  }
+  return q;
+}
+
+export function spanMatches(r: SpanRow, q: SpanQuery): boolean {
+  if (q.status.length) {
+    const st = r.end_us == null ? 'running' : r.status;
+    if (!q.status.includes(st)) return false;
+  }
+  for (const t of q.terms) {
+    if (r.name.toLowerCase().includes(t)) continue;
+    if (r.rpc_method && r.rpc_method.toLowerCase().includes(t)) continue;
+    if (r.error_type && r.error_type.toLowerCase().includes(t)) continue;
+    return false;
+  }
+  for (const [k, v] of q.tags) {
+    const tv = r.tags ? r.tags[k] : undefined;
+    if (tv === undefined) return false;
+    const text = (typeof tv === 'string' ? tv : JSON.stringify(tv)).toLowerCase();
+    if (!text.includes(v)) return false;
+  }
+  return true;
 }

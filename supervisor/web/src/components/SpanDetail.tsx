@@ -1,12 +1,13 @@
 // The panel for one selected span: status, timing, tags, rpc, CPU/memory, child run link,
 // source location ("open source" → editor at file:line), error + traceback, and its logs.
+import { useEffect, useState } from 'preact/hooks';
 import type { RunRecord } from '../api';
 import type { SpanModel } from '../spanmodel';
 import { fmtDuration, fmtKb } from '../format';
 import { href } from '../router';
 import { StatusBadge } from './Status';
 
-const MAX_LOG_LINES = 2000;
+const LOG_PAGE = 2000; // lines shown at first; "earlier lines" adds this many each time
 
 export function errorLine(model: SpanModel, i: number): number | null {
   const r = model.rows[i];
@@ -27,9 +28,12 @@ export function errorLine(model: SpanModel, i: number): number | null {
   return r.line ?? null;
 }
 
-export function SpanDetail({ model, index, run, now, onClose }: {
+export function SpanDetail({ model, index, run, now, onClose, onShowLogs }: {
   model: SpanModel; index: number; run: RunRecord | null; now: number; onClose?: () => void;
+  onShowLogs?: (i: number) => void;
 }) {
+  const [pages, setPages] = useState(1);
+  useEffect(() => setPages(1), [index]);
   const r = model.rows[index];
   if (!r) return <div class="detail empty">Select a span to see its tags, logs and errors.</div>;
   const running = r.end_us == null;
@@ -37,14 +41,21 @@ export function SpanDetail({ model, index, run, now, onClose }: {
   const dur = (r.end_us ?? now) - r.start_us;
   const offset = r.start_us - (model.minStart === Infinity ? r.start_us : model.minStart);
   const logs = model.logs[index] || [];
-  const shown = logs.length > MAX_LOG_LINES ? logs.slice(logs.length - MAX_LOG_LINES) : logs;
+  const limit = pages * LOG_PAGE;
+  const shown = logs.length > limit ? logs.slice(logs.length - limit) : logs;
   const tags = r.tags && Object.keys(r.tags).length ? r.tags : null;
   const flowName = run?.flow_version ? run.flow : null; // ad-hoc scripts have no library source
   const errLine = r.status !== 'ok' ? errorLine(model, index) : null;
-  const srcLine = errLine ?? r.line;
-  const editorHref = flowName && srcLine
-    ? href('editor', flowName, { line: srcLine, run: run?.id, version: run?.flow_version ?? undefined })
-    : null;
+  // "open source" goes to the line shown beside it (where the span starts); the error box
+  // links to the line that raised. The version is the run's: the editor says whether it is
+  // still the current one.
+  const editorLink = (line: number | null) => (flowName && line
+    ? href('editor', flowName, { line, run: run?.id, version: run?.flow_version ?? undefined })
+    : null);
+  const srcHref = editorLink(r.line ?? errLine);
+  const errHref = editorLink(errLine);
+  // rss_kb is the RSS growth while the span ran: 0 (the usual case) says nothing.
+  const memory = r.rss_kb != null && r.rss_kb > 0 ? `+${fmtKb(r.rss_kb)} RSS` : null;
   return (
     <div class="detail" data-span={r.id}>
       <div class="detail-head">
@@ -58,11 +69,11 @@ export function SpanDetail({ model, index, run, now, onClose }: {
         <dt>starts at</dt><dd>+{fmtDuration(offset)}</dd>
         {r.rpc_service || r.rpc_method ? <><dt>rpc</dt><dd class="mono">{r.rpc_service ?? '?'} · {r.rpc_method ?? '?'}</dd></> : null}
         <dt>CPU</dt><dd>{r.cpu_us != null ? fmtDuration(r.cpu_us) : '—'}</dd>
-        <dt>memory</dt><dd>{r.rss_kb != null ? `+${fmtKb(r.rss_kb)} RSS` : '—'}</dd>
+        {memory ? <><dt>memory</dt><dd>{memory}</dd></> : null}
         {r.child_run_id != null ? <><dt>child run</dt><dd><a href={href('runs', r.child_run_id)}>run #{r.child_run_id} →</a></dd></> : null}
         {r.file ? <><dt>source</dt><dd class="mono src">
           <span title={r.file}>{r.file.split('/').pop()}:{r.line ?? '?'}</span>
-          {editorHref ? <a class="open-src" href={editorHref}>open source</a> : null}
+          {srcHref ? <a class="open-src" href={srcHref}>open source</a> : null}
         </dd></> : null}
         {r.orphan ? <><dt>note</dt><dd class="warn">parent never arrived; attached to the root</dd></> : null}
         <dt>span id</dt><dd class="mono">{r.id}</dd>
@@ -71,7 +82,7 @@ export function SpanDetail({ model, index, run, now, onClose }: {
         <section class="error-box">
           <div class="error-title"><b>{r.error_type || 'Error'}</b>{r.error ? `: ${r.error}` : ''}</div>
           {r.traceback ? <pre class="traceback">{r.traceback}</pre> : null}
-          {editorHref && errLine ? <a class="open-src" href={editorHref}>open line {errLine} in the editor</a> : null}
+          {errHref && errLine ? <a class="open-src err-src" href={errHref}>open line {errLine} in the editor</a> : null}
         </section>
       ) : null}
       {tags ? (
@@ -85,8 +96,10 @@ export function SpanDetail({ model, index, run, now, onClose }: {
         </section>
       ) : null}
       <section>
-        <h4>Logs <span class="muted">{logs.length ? `${logs.length} line${logs.length > 1 ? 's' : ''}` : 'none'}</span></h4>
-        {logs.length > shown.length ? <div class="muted">showing the last {shown.length}</div> : null}
+        <h4>Logs <span class="muted">{logs.length ? `${logs.length.toLocaleString()} line${logs.length > 1 ? 's' : ''}` : 'none'}</span>
+          {onShowLogs && logs.length ? <>{' '}<button class="link show-in-log" onClick={() => onShowLogs(index)}>show in the run log</button></> : null}</h4>
+        {logs.length > shown.length ? <div class="muted log-more">showing the last {shown.length.toLocaleString()}{' '}
+          <button class="link earlier" onClick={() => setPages(pages + 1)}>show {Math.min(LOG_PAGE, logs.length - shown.length).toLocaleString()} earlier lines</button></div> : null}
         {shown.length ? (
           <pre class="logs">{shown.map((l, k) => (
             <div key={k} class={`log lg-${l.stream}`}><span class="ts">+{fmtDuration(l.ts_us - r.start_us)}</span>{l.text.replace(/\n$/, '')}</div>

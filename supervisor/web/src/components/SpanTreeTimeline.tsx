@@ -9,7 +9,7 @@ import { fmtDuration } from '../format';
 export const ROW_H = 24;
 const OVERSCAN = 8;
 const INDENT = 14;
-const MAX_INDENT_LEVELS = 40;
+const MAX_INDENT_LEVELS = 12; // deeper levels show their depth as a number instead
 
 interface Props {
   model: SpanModel;
@@ -21,6 +21,10 @@ interface Props {
   t1: number;
   now: number;
   compact?: boolean;
+  /** per span index: 1 = matches the span search (highlighted) */
+  matches?: Uint8Array | null;
+  /** keep the newest span in view while the run is live */
+  follow?: boolean;
 }
 
 function niceStep(totalUs: number, target: number): number {
@@ -30,7 +34,7 @@ function niceStep(totalUs: number, target: number): number {
   return 10 * pow;
 }
 
-export function SpanTreeTimeline({ model, selected, onSelect, t0, t1, now, compact }: Props) {
+export function SpanTreeTimeline({ model, selected, onSelect, t0, t1, now, compact, matches, follow }: Props) {
   const body = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [viewH, setViewH] = useState(600);
@@ -63,7 +67,27 @@ export function SpanTreeTimeline({ model, selected, onSelect, t0, t1, now, compa
   }, [selected]);
 
   // Scroll events already come once per frame, before rAF: render the new window at once.
-  const onScroll = () => { if (body.current) setScrollTop(body.current.scrollTop); };
+  // Scrolled to the bottom = the reader follows the newest rows (like `tail -f`).
+  const atBottom = useRef(true);
+  const onScroll = () => {
+    const el = body.current;
+    if (!el) return;
+    setScrollTop(el.scrollTop);
+    atBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - ROW_H;
+  };
+
+  // New spans arrived: stay at the bottom if the reader was there, or if "follow" is on.
+  // (Expanding or collapsing changes the row count too, but never scrolls.)
+  const seenSize = useRef(model.size);
+  useLayoutEffect(() => {
+    const el = body.current;
+    const grew = model.size > seenSize.current;
+    seenSize.current = model.size;
+    if (!el || !grew || !(follow || atBottom.current)) return;
+    el.scrollTop = el.scrollHeight;
+    setScrollTop(el.scrollTop);
+    atBottom.current = true;
+  });
 
   const toggle = (i: number) => { model.setCollapsed(i, !model.isCollapsed(i)); bump((x) => x + 1); };
   const collapse = (i: number, c: boolean) => { model.setCollapsed(i, c); bump((x) => x + 1); };
@@ -100,6 +124,8 @@ export function SpanTreeTimeline({ model, selected, onSelect, t0, t1, now, compa
     e.preventDefault();
   };
 
+  // The tree column keeps room for a name, its error type and duration on narrow screens.
+  const nameW = `max(${(treeFrac * 100).toFixed(2)}%, min(420px, 65%))`;
   const span = Math.max(1, t1 - t0);
   const first = Math.max(0, Math.floor(scrollTop / ROW_H) - OVERSCAN);
   const last = Math.min(n, Math.ceil((scrollTop + viewH) / ROW_H) + OVERSCAN);
@@ -117,20 +143,28 @@ export function SpanTreeTimeline({ model, selected, onSelect, t0, t1, now, compa
     const width = ((end - r.start_us) / span) * 100;
     const dur = end - r.start_us;
     const lvl = Math.min(d, MAX_INDENT_LEVELS);
+    const hit = matches && matches[i] === 1;
+    const child = r.child_run_id ?? null;
     rows.push(
-      <div key={i} class={`tt-row${i === selected ? ' sel' : ''}`} style={{ top: k * ROW_H }}
-        data-span={r.id} data-status={status} onClick={() => onSelect(i)}>
-        <div class="tt-name" style={{ width: `${treeFrac * 100}%` }}>
+      <div key={i} class={`tt-row${i === selected ? ' sel' : ''}${hit ? ' match' : ''}`} style={{ top: k * ROW_H }}
+        data-testid="span-row" data-span={r.id} data-status={status} data-match={hit ? '1' : undefined}
+        onClick={() => onSelect(i)}>
+        <div class="tt-name" style={{ width: nameW }}>
           <span class="tt-indent" style={{ width: lvl * INDENT }}>{d > MAX_INDENT_LEVELS ? <b class="deep">{d}</b> : null}</span>
           {hasKids
             ? <button class="tw" aria-label={collapsed ? 'expand' : 'collapse'} tabIndex={-1}
                 onClick={(e) => { e.stopPropagation(); toggle(i); }}>{collapsed ? '▸' : '▾'}</button>
             : <span class="tw" />}
           <i class={`dot st-${status}`} />
-          <span class={`nm k-${r.kind}`}>{r.name}</span>
+          <span class={`nm k-${r.kind}`} title={r.name}>{r.name}</span>
+          {r.kind === 'subflow' || child != null
+            ? <a class="sub" data-testid="subflow-marker" href={child != null ? `#/runs/${child}` : undefined}
+                title={child != null ? `sub-flow: run #${child}` : 'sub-flow (starting)'}
+                onClick={(e) => e.stopPropagation()}>↳ {child != null ? `run #${child}` : 'sub-flow'}</a>
+            : null}
           {r.rpc_method ? <span class="rpc">{r.rpc_service ? `${r.rpc_service}.` : ''}{r.rpc_method}</span> : null}
           {collapsed ? <span class="cnt">+{model.descendantCount(i)}</span> : null}
-          {r.error_type && !hasKids ? <span class="err">{r.error_type}</span> : null}
+          {r.error_type && !hasKids ? <span class="err" title={r.error_type}>{r.error_type}</span> : null}
           <span class="du">{fmtDuration(dur)}{running ? '…' : ''}</span>
         </div>
         <div class="tt-lane">
@@ -161,7 +195,7 @@ export function SpanTreeTimeline({ model, selected, onSelect, t0, t1, now, compa
   return (
     <div class="tt">
       <div class="tt-head" style={{ paddingRight: sbw }}>
-        <div class="tt-name-h" style={{ width: `${treeFrac * 100}%` }}>
+        <div class="tt-name-h" style={{ width: nameW }}>
           <span>Span</span><span class="muted">{model.size.toLocaleString()} {model.size === 1 ? 'span' : 'spans'}</span>
           <span class="splitter" onMouseDown={startDrag} title="drag to resize" />
         </div>
@@ -170,7 +204,7 @@ export function SpanTreeTimeline({ model, selected, onSelect, t0, t1, now, compa
       <div class="tt-body" ref={body} tabIndex={0} onScroll={onScroll} onKeyDown={onKey} role="tree"
         aria-label="span tree">
         <div class="tt-canvas" style={{ height: n * ROW_H }}>
-          <div class="tt-grid" style={{ left: `${treeFrac * 100}%` }}>
+          <div class="tt-grid" style={{ left: nameW }}>
             {ticks.map((t) => <i key={t.key} style={{ left: (t.props as { style: { left: string } }).style.left }} />)}
           </div>
           {rows}

@@ -41,6 +41,8 @@ export function EditorView({ route }: { route: Route }) {
   const selDeco = useRef<Monaco.editor.IEditorDecorationsCollection | null>(null);
   const [ready, setReady] = useState(false);
   const [flow, setFlow] = useState<Flow | null>(null);
+  const [currentVersion, setCurrentVersion] = useState<number | null>(null);
+  const targetDeco = useRef<Monaco.editor.IEditorDecorationsCollection | null>(null);
   const [saved, setSaved] = useState<string>('');
   const [dirty, setDirty] = useState(false);
   const [inputText, setInputText] = useState('{}');
@@ -66,6 +68,7 @@ export function EditorView({ route }: { route: Route }) {
       e.addCommand(monaco.KeyMod.CtrlCmd | monaco.KeyCode.Enter, () => runRef.current());
       decos.current = e.createDecorationsCollection();
       selDeco.current = e.createDecorationsCollection();
+      targetDeco.current = e.createDecorationsCollection();
       ed.current = e;
       (window as unknown as { heroEditor: unknown }).heroEditor = e;
       setReady(true);
@@ -84,8 +87,14 @@ export function EditorView({ route }: { route: Route }) {
         return;
       }
       try {
-        const f = await api.flowGet(name, wantVersion ? Number(wantVersion) : undefined);
+        // With ?version=N, also ask which version is current: a link to the current version
+        // (e.g. from a run of it) is the current flow, not an "older version".
+        const [f, cur] = await Promise.all([
+          api.flowGet(name, wantVersion ? Number(wantVersion) : undefined),
+          wantVersion ? api.flowGet(name) : Promise.resolve(null),
+        ]);
         if (cancelled) return;
+        setCurrentVersion(cur ? cur.version : f.version);
         setFlow(f); setSaved(f.source);
         ed.current!.setValue(f.source); setDirty(false);
         setMsg(null);
@@ -106,9 +115,16 @@ export function EditorView({ route }: { route: Route }) {
 
   useEffect(() => { if (ready && wantLine) revealLine(wantLine); }, [wantLine, ready]);
 
+  const olderVersion = !!wantVersion && currentVersion != null && Number(wantVersion) !== currentVersion;
+
   const revealLine = (line: number) => {
     const e = ed.current;
     if (!e) return;
+    // Mark the line asked for (a link from a run): the cursor alone is easy to miss.
+    const monaco = mon.current;
+    if (monaco && targetDeco.current && line <= (e.getModel()?.getLineCount() ?? 0)) {
+      targetDeco.current.set([{ range: new monaco.Range(line, 1, line, 1), options: { isWholeLine: true, className: 'target-line', linesDecorationsClassName: 'target-glyph' } }]);
+    }
     e.revealLineInCenter(line);
     e.setPosition({ lineNumber: line, column: 1 });
     e.focus();
@@ -123,7 +139,7 @@ export function EditorView({ route }: { route: Route }) {
       const got = f && typeof f === 'object' && 'version' in f ? f : await api.flowGet(name || (f as Flow).name);
       setFlow(got); setSaved(source); setDirty(false);
       setMsg({ text: `Saved ${got.name} as version ${got.version}.` });
-      if (!name || wantVersion) go('editor', got.name);
+      if (!name || wantVersion) go('editor', got.name); // the URL names the new current version
     } catch (ex) {
       setMsg({ text: `Save failed: ${(ex as Error).message}`, error: true });
     }
@@ -138,7 +154,7 @@ export function EditorView({ route }: { route: Route }) {
     }
     decos.current?.clear();
     try {
-      const useSaved = !!name && !dirty && !wantVersion;
+      const useSaved = !!name && !dirty && !olderVersion;
       const r = await api.runAsync(useSaved ? { flow: name!, input } : { source: e.getValue(), input });
       setRunId(r.run_id);
       setMsg(null);
@@ -181,7 +197,9 @@ export function EditorView({ route }: { route: Route }) {
         overviewRuler: { color: '#d1242f', position: monaco.editor.OverviewRulerLane.Right },
       },
     })));
-  }, [failKey, ready]);
+    // Re-applied whenever the source is (re)loaded: setValue drops the decorations, and the
+    // run's spans often arrive before the flow's source in a fresh tab.
+  }, [failKey, ready, saved]);
 
   const onSelectSpan = (i: number) => {
     const monaco = mon.current;
@@ -201,7 +219,7 @@ export function EditorView({ route }: { route: Route }) {
     <div class="page editor-page">
       <div class="toolbar editor-bar">
         <h2>{title}</h2>
-        {flow ? <span class="vtag">v{flow.version}{wantVersion ? ' (older version)' : ''}</span> : null}
+        {flow ? <span class="vtag">v{flow.version}{olderVersion ? ' (older version)' : ''}</span> : null}
         {dirty ? <span class="dirty" title="unsaved changes">● unsaved</span> : null}
         {name ? <a class="muted" href={href('flows', name)}>library page</a> : null}
         <span class="grow" />
@@ -238,7 +256,8 @@ export function EditorView({ route }: { route: Route }) {
             </>
           ) : (
             <div class="empty">Press <b>Run</b> (Ctrl+Enter) to run this code; its span tree appears here while it runs.
-              {dirty && name ? <p>Unsaved edits run as an ad-hoc script; save first to run a new version of <b>{name}</b>.</p> : null}</div>
+              {dirty && name ? <p>Unsaved edits run as an ad-hoc script; save first to run a new version of <b>{name}</b>.</p> : null}
+              {olderVersion && !dirty ? <p>This is version {wantVersion} of <b>{name}</b> (the current one is v{currentVersion}): Run runs this source as an ad-hoc script; “make current” on the flow's page runs it as the flow.</p> : null}</div>
           )}
         </div>
       </div>

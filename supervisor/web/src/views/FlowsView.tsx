@@ -7,7 +7,11 @@ import { fmtAgo, fmtDuration, fmtTime } from '../format';
 import { useDebounced } from '../hooks';
 import { go, href } from '../router';
 import { StatusBadge } from '../components/Status';
-import { buildInput, InputForm, toFormValues, type FormValues } from '../components/InputForm';
+import { RunHistory } from '../components/RunHistory';
+import { buildInput, InputForm, sourceDefaults, toFormValues, type FormValues } from '../components/InputForm';
+
+/** The daemon's wall-clock limit when a run gives no timeout_ms (SPEC §6). */
+const DEFAULT_TIMEOUT_S = 60;
 
 function FlowLibrary({ selected }: { selected: string | null }) {
   const [flows, setFlows] = useState<FlowSummary[] | null>(null);
@@ -68,6 +72,8 @@ function FlowDetail({ name }: { name: string }) {
   const [presetName, setPresetName] = useState('');
   const [busy, setBusy] = useState(false);
   const [note, setNote] = useState<string | null>(null);
+  const [profile, setProfile] = useState('');
+  const [timeoutS, setTimeoutS] = useState('');
 
   const reload = async () => {
     try {
@@ -90,9 +96,12 @@ function FlowDetail({ name }: { name: string }) {
     const { input, errors: errs } = buildInput(inputs, values);
     setErrors(errs);
     if (Object.keys(errs).length) { setNote('Fix the highlighted inputs first.'); return; }
+    const tmo = timeoutS.trim();
+    if (tmo && !(Number(tmo) > 0)) { setErrors({ ...errs, __timeout: 'must be a number of seconds > 0' }); setNote('Fix the highlighted inputs first.'); return; }
     setBusy(true);
     try {
-      const r = await api.runAsync({ flow: name, input });
+      const r = await api.runAsync({ flow: name, input, profile: profile || undefined,
+        timeout_ms: tmo ? Math.round(Number(tmo) * 1000) : undefined });
       go('runs', r.run_id);
     } catch (ex) { setNote(`Could not start: ${(ex as Error).message}`); }
     setBusy(false);
@@ -132,7 +141,23 @@ function FlowDetail({ name }: { name: string }) {
             </div>
           ) : null}
           <form onSubmit={run}>
-            <InputForm inputs={inputs} values={values} errors={errors} onChange={(v) => { setValues(v); if (Object.keys(errors).length) setErrors(buildInput(inputs, v).errors); }} />
+            <InputForm inputs={inputs} values={values} errors={errors} defaults={sourceDefaults(flow.source || '', flow.entry)}
+              onChange={(v) => { setValues(v); if (Object.keys(errors).length) setErrors(buildInput(inputs, v).errors); }} />
+            <div class="run-opts">
+              <div class="field">
+                <label for="run-profile">sandbox profile</label>
+                <select id="run-profile" value={profile} onChange={(e) => setProfile((e.target as HTMLSelectElement).value)}>
+                  <option value="">trusted (default)</option>
+                  <option value="untrusted">untrusted</option>
+                </select>
+              </div>
+              <div class={`field${errors.__timeout ? ' invalid' : ''}`}>
+                <label for="run-timeout">timeout <span class="type">seconds</span></label>
+                <input id="run-timeout" type="text" inputMode="decimal" placeholder={`${DEFAULT_TIMEOUT_S} (default)`} value={timeoutS}
+                  onInput={(e) => setTimeoutS((e.target as HTMLInputElement).value)} />
+                {errors.__timeout ? <div class="field-error" role="alert">timeout {errors.__timeout}</div> : null}
+              </div>
+            </div>
             <div class="form-actions">
               <button class="btn primary" type="submit" disabled={busy}>{busy ? 'Starting…' : 'Run'}</button>
               <input class="preset-name" placeholder="preset name" value={presetName} aria-label="preset name"
@@ -146,6 +171,7 @@ function FlowDetail({ name }: { name: string }) {
           ) : null}
         </section>
         <section class="card">
+          <RunHistory key={name} flow={name} />
           <h3>Recent runs</h3>
           {runs.length ? (
             <table class="mini"><tbody>

@@ -7,6 +7,8 @@ import { useLiveRun, useNow } from '../hooks';
 import { go, href } from '../router';
 import { StatusBadge } from '../components/Status';
 import { RunPanel } from '../components/RunPanel';
+import { RunLogs } from '../components/RunLogs';
+import { useConn } from '../conn';
 
 export function plainReason(run: RunRecord): string | null {
   const r = run.reason;
@@ -38,6 +40,8 @@ function JsonBlock({ label, value }: { label: string; value: unknown }) {
 export function RunHeader({ run, liveSpans = 0, onAction }: { run: RunRecord; liveSpans?: number; onAction: (msg: string | null) => void }) {
   const active = !TERMINAL.has(run.status);
   const now = useNow(active, 500);
+  const c = useConn();
+  const stale = active && c.degraded ? Math.max(0, Math.round((Date.now() * 1000 - c.lastUpdateUs()) / 1e6)) : null;
   const dur = run.started_us ? (run.ended_us || now) - run.started_us : null; // 0 = not yet
   const dropped = Object.entries(run.dropped || {}).filter(([, v]) => v);
   const reason = plainReason(run);
@@ -57,7 +61,7 @@ export function RunHeader({ run, liveSpans = 0, onAction }: { run: RunRecord; li
           : <span class="flowlink plain">{run.flow || 'script'} <span class="muted">ad-hoc script</span></span>}
         {run.parent_run != null ? <a href={href('runs', run.parent_run)} class="muted">↑ parent run #{run.parent_run}</a> : null}
         <span class="grow" />
-        {run.flow && run.flow_version ? <a class="btn" href={href('editor', run.flow, { run: run.id })}>Open in editor</a> : null}
+        {run.flow && run.flow_version ? <a class="btn" href={href('editor', run.flow, { run: run.id, version: run.flow_version })}>Open in editor</a> : null}
         {active ? <button class="btn danger" onClick={cancel}>Cancel</button> : null}
         {!active ? <button class="btn" onClick={retry}>Retry</button> : null}
       </div>
@@ -65,7 +69,8 @@ export function RunHeader({ run, liveSpans = 0, onAction }: { run: RunRecord; li
       <div class="rh-facts">
         <span><b>profile</b> {run.profile}{run.network ? ' + network' : ''}</span>
         <span><b>started</b> {fmtTime(run.started_us || run.created_us)}</span>
-        <span><b>duration</b> {fmtDuration(dur)}{active && dur != null ? '…' : ''}</span>
+        <span data-testid="run-duration"><b>duration</b> {fmtDuration(dur)}{active && dur != null ? '…' : ''}</span>
+        {stale != null ? <span class="stale" data-testid="last-update">last update {stale} s ago</span> : null}
         <span><b>CPU</b> {active && !run.cpu_us ? '—' : fmtDuration(run.cpu_us)}</span>
         <span><b>peak memory</b> {active && !run.peak_rss_kb ? '—' : fmtKb(run.peak_rss_kb)}</span>
         <span><b>spans</b> {Math.max(run.span_count ?? 0, liveSpans).toLocaleString()}</span>
@@ -88,19 +93,34 @@ export function RunHeader({ run, liveSpans = 0, onAction }: { run: RunRecord; li
   );
 }
 
-export function RunView({ id }: { id: number }) {
-  const { live, version } = useLiveRun(id);
+export function RunView({ idText }: { idText: string }) {
+  // Only a whole number is a run id: anything else says so instead of a blank page.
+  const id = /^\d+$/.test(idText) ? Number(idText) : NaN;
+  const { live, version } = useLiveRun(Number.isNaN(id) ? null : id);
   const [msg, setMsg] = useState<string | null>(null);
+  const [tab, setTab] = useState<'spans' | 'logs'>('spans');
+  const [selected, setSelected] = useState(-1);
+  const [logSpan, setLogSpan] = useState('');
+  if (Number.isNaN(id)) {
+    return <div class="page"><div class="notice error" data-testid="bad-run-id">“{idText}” is not a run id (run ids are whole numbers). <a href="#/runs">Go to runs</a>.</div></div>;
+  }
   if (!live) return null;
-  if (live.error && !live.run) return <div class="page"><div class="notice error">Run #{id}: {live.error}</div></div>;
+  if (live.error && !live.run) return <div class="page"><div class="notice error">Run #{id}: {live.error} <a href="#/runs">Go to runs</a>.</div></div>;
   if (!live.run) return <div class="page"><div class="empty">Loading run #{id}…</div></div>;
+  const jump = (i: number) => { live.model.reveal(i); setSelected(i); setTab('spans'); };
+  const showLogs = (i: number) => { setLogSpan(live.model.rows[i]?.id ?? ''); setTab('logs'); };
   return (
     <div class="page run-page">
       <RunHeader run={live.run} liveSpans={live.model.size} onAction={(m) => { setMsg(m); void live.refresh(); }} />
       {msg ? <div class="notice error">{msg}</div> : null}
       {live.error ? <div class="notice error">{live.error}</div> : null}
-      {!live.ended && live.reconnects > 0 && !live.connected ? <div class="notice">Reconnecting to the live stream…</div> : null}
-      <RunPanel live={live} version={version} />
+      <div class="run-tabs" role="tablist">
+        <button role="tab" class={tab === 'spans' ? 'on' : ''} aria-selected={tab === 'spans'} onClick={() => setTab('spans')}>Spans</button>
+        <button role="tab" class={tab === 'logs' ? 'on' : ''} aria-selected={tab === 'logs'} onClick={() => setTab('logs')}>Logs</button>
+      </div>
+      {tab === 'spans'
+        ? <RunPanel live={live} version={version} selected={selected} onSelectSpan={setSelected} onShowLogs={showLogs} />
+        : <RunLogs live={live} version={version} spanFilter={logSpan} onSpanFilter={setLogSpan} onJump={jump} />}
     </div>
   );
 }

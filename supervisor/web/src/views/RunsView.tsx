@@ -2,7 +2,7 @@
 // time range), text search and cursor pagination. The page re-reads itself every 2 s, so
 // running runs update live. Filters live in the URL (#/runs?status=failed&q=parse).
 import { useEffect, useState } from 'preact/hooks';
-import { ALL_STATUSES, api, TERMINAL, type FlowSummary, type RunRecord } from '../api';
+import { ALL_STATUSES, api, PROBLEMS, TERMINAL, type FlowSummary, type RunRecord } from '../api';
 import { fmtAgo, fmtDuration, fmtTime, nowUs, statusLabel } from '../format';
 import { useDebounced, useInterval } from '../hooks';
 import { go, href, type Route } from '../router';
@@ -14,6 +14,31 @@ const RANGES: [string, string, number][] = [
 ];
 const PAGE = 50;
 
+type SortKey = 'id' | 'flow' | 'status' | 'started' | 'duration' | 'spans';
+const SORTS: Record<SortKey, (r: RunRecord) => number | string> = {
+  id: (r) => r.id,
+  flow: (r) => r.flow ?? '',
+  status: (r) => r.status,
+  started: (r) => r.started_us || r.created_us,
+  duration: (r) => (r.started_us ? (r.ended_us || nowUs()) - r.started_us : -1),
+  spans: (r) => r.span_count ?? 0,
+};
+
+/** play_list for several statuses: one query per status from the same cursor (an id bound),
+ *  merged newest first. The union's newest PAGE runs are among each list's newest PAGE, so
+ *  the merge is exact and the next page starts below its last run. */
+async function listStatuses(statuses: string[], p: Parameters<typeof api.list>[0]): Promise<{ runs: RunRecord[]; next: unknown }> {
+  if (statuses.length <= 1) {
+    const res = await api.list({ ...p, status: statuses[0] });
+    return { runs: res.runs || [], next: res.next_cursor ?? null };
+  }
+  const all = await Promise.all(statuses.map((st) => api.list({ ...p, status: st })));
+  const merged = all.flatMap((r) => r.runs || []).sort((a, b) => b.id - a.id);
+  const runs = merged.slice(0, PAGE);
+  const more = merged.length > PAGE || all.some((r) => r.next_cursor != null);
+  return { runs, next: more && runs.length ? runs[runs.length - 1].id : null };
+}
+
 function setQuery(route: Route, patch: Record<string, string>) {
   const q: Record<string, string> = {};
   route.query.forEach((v, k) => { q[k] = v; });
@@ -24,6 +49,8 @@ function setQuery(route: Route, patch: Record<string, string>) {
 export function RunsView({ route }: { route: Route }) {
   const flow = route.query.get('flow') || '';
   const status = route.query.get('status') || '';
+  const statuses = status ? status.split(',').filter((x) => ALL_STATUSES.includes(x as RunRecord['status'])) : [];
+  const [sort, setSort] = useState<{ key: SortKey; dir: 1 | -1 }>({ key: 'id', dir: -1 });
   const range = route.query.get('range') || '';
   const from = route.query.get('from') || '';
   const to = route.query.get('to') || '';
@@ -47,11 +74,10 @@ export function RunsView({ route }: { route: Route }) {
     if (from) since = new Date(from).getTime() * 1000;
     if (to) until = new Date(to).getTime() * 1000;
     try {
-      const res = await api.list({
-        flow: flow || undefined, status: status || undefined, since_us: since, until_us: until,
+      setPage(await listStatuses(statuses, {
+        flow: flow || undefined, since_us: since, until_us: until,
         text: q || undefined, cursor: cursor ?? undefined, limit: PAGE,
-      });
-      setPage({ runs: res.runs || [], next: res.next_cursor ?? null });
+      }));
       setErr(null);
     } catch (e) { setErr((e as Error).message); }
   };
@@ -59,6 +85,9 @@ export function RunsView({ route }: { route: Route }) {
   useInterval(() => { if (!document.hidden) void load(); }, 2000);
 
   const runs = page?.runs || [];
+  const key = SORTS[sort.key];
+  const sorted = sort.key === 'id' && sort.dir < 0 ? runs
+    : [...runs].sort((a, b) => { const x = key(a), y = key(b); return (x < y ? -1 : x > y ? 1 : b.id - a.id) * sort.dir; });
   const active = runs.filter((r) => !TERMINAL.has(r.status)).length;
   return (
     <div class="page runs-page">
@@ -70,10 +99,6 @@ export function RunsView({ route }: { route: Route }) {
           <option value="">all flows</option>
           {flows.map((f) => <option key={f.name} value={f.name}>{f.name}</option>)}
           {flow && !flows.some((f) => f.name === flow) ? <option value={flow}>{flow}</option> : null}
-        </select>
-        <select aria-label="status" value={status} onChange={(e) => setQuery(route, { status: (e.target as HTMLSelectElement).value })}>
-          <option value="">any status</option>
-          {ALL_STATUSES.map((s) => <option key={s} value={s}>{statusLabel(s)}</option>)}
         </select>
         <select aria-label="time range" value={from || to ? 'custom' : range}
           onChange={(e) => { const v = (e.target as HTMLSelectElement).value; if (v !== 'custom') setQuery(route, { range: v, from: '', to: '' }); else setQuery(route, { range: '', from: new Date(Date.now() - 3600e3 - new Date().getTimezoneOffset() * 60e3).toISOString().slice(0, 16) }); }}>
@@ -88,12 +113,32 @@ export function RunsView({ route }: { route: Route }) {
         <span class="grow" />
         {active ? <span class="live-pill"><i class="dot st-running" />{active} active</span> : null}
       </div>
+      <div class="status-filter" role="group" aria-label="status filter">
+        <span class="lbl">status</span>
+        <button class={`chip-s${!statuses.length ? ' on' : ''}`} aria-pressed={!statuses.length} onClick={() => setQuery(route, { status: '' })}>any</button>
+        <button class={`chip-s problems${statuses.length && PROBLEMS.every((x) => statuses.includes(x)) && statuses.length === PROBLEMS.length ? ' on' : ''}`}
+          aria-pressed={statuses.length === PROBLEMS.length && PROBLEMS.every((x) => statuses.includes(x))}
+          title={PROBLEMS.map(statusLabel).join(', ')} onClick={() => setQuery(route, { status: PROBLEMS.join(',') })}>problems</button>
+        <span class="sep" />
+        {ALL_STATUSES.map((st) => {
+          const on = statuses.includes(st);
+          return <button key={st} class={`chip-s st-${st}${on ? ' on' : ''}`} aria-pressed={on} data-status={st}
+            onClick={() => setQuery(route, { status: (on ? statuses.filter((x) => x !== st) : [...statuses, st]).join(',') })}>
+            <i class="dot" />{statusLabel(st)}</button>;
+        })}
+      </div>
       {err ? <div class="notice error">Could not list runs: {err}</div> : null}
       <div class="table-wrap">
         <table class="runs">
-          <thead><tr><th class="num">Run</th><th>Flow</th><th>Status</th><th>Started</th><th class="num">Duration</th><th class="num">Spans</th><th>Reason</th></tr></thead>
+          <thead><tr>
+            {([['id', 'Run', 'num'], ['flow', 'Flow', ''], ['status', 'Status', ''], ['started', 'Started', ''], ['duration', 'Duration', 'num'], ['spans', 'Spans', 'num']] as [SortKey, string, string][]).map(([k, label, cls]) => (
+              <th key={k} class={`${cls} sortable`} aria-sort={sort.key === k ? (sort.dir > 0 ? 'ascending' : 'descending') : 'none'}
+                title="sort this page" onClick={() => setSort({ key: k, dir: sort.key === k ? (-sort.dir as 1 | -1) : (k === 'flow' || k === 'status' ? 1 : -1) })}>
+                {label}{sort.key === k ? (sort.dir > 0 ? ' ▲' : ' ▼') : ''}</th>
+            ))}
+            <th>Reason</th></tr></thead>
           <tbody>
-            {runs.map((r) => {
+            {sorted.map((r) => {
               const dur = r.started_us ? (r.ended_us || nowUs()) - r.started_us : null;
               return (
                 <tr key={r.id} class={`st-row-${r.status}`} data-run={r.id} onClick={() => go('runs', r.id)}>
@@ -102,7 +147,8 @@ export function RunsView({ route }: { route: Route }) {
                   <td><StatusBadge status={r.status} /></td>
                   <td title={fmtTime(r.started_us || r.created_us)}>{fmtTime(r.started_us || r.created_us)} <span class="muted">{fmtAgo(r.started_us || r.created_us)}</span></td>
                   <td class="num">{r.status === 'queued' ? <span class="muted">queued</span> : `${fmtDuration(dur)}${TERMINAL.has(r.status) ? '' : '…'}`}</td>
-                  <td class="num">{(r.span_count ?? 0).toLocaleString()}</td>
+                  <td class="num spans" title={TERMINAL.has(r.status) ? undefined : 'counted when the run ends; the run page shows them live'}>
+                    {TERMINAL.has(r.status) ? (r.span_count ?? 0).toLocaleString() : <span class="muted">live</span>}</td>
                   <td class="reason-cell" title={r.reason ?? ''}>{r.reason ?? ''}</td>
                 </tr>
               );

@@ -79,6 +79,11 @@ retention (finished runs only; queued and running runs are never deleted):
                         after min(S, 10) seconds)
   A pass deletes the runs' records, spans and logs, then their directories $DATA/runs/<id>/,
   and prints one line with the counts; /metrics has hero_retention_runs_deleted_total.
+
+OpenTelemetry: with OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) set, every run is
+exported as an OTLP trace and its logs as OTLP log records (docs/OTEL.md); the standard
+OTEL_* variables apply (protocol, headers, timeout, service name, resource attributes,
+OTEL_SDK_DISABLED). /metrics then has hero_otlp_* counters.
 )";
 
 int Fail(const std::string& msg, int code = 2) {
@@ -348,7 +353,15 @@ int ServeCommand(const Args& argv) {
     if (newest.ok() && !newest->empty()) max_id = newest->front().id.value;
   }
 
+  // OTLP export (docs/OTEL.md); service.instance.id is the node: hostname:port until nodes
+  // have names. Declared before the supervisor: destroyed after it, sending what is queued.
+  char host[256] = {};
+  (void)gethostname(host, sizeof host - 1);
+  std::unique_ptr<otel::OtlpExporter> exporter =
+      otel::ExporterFromEnvironment(std::string(host) + ":" + std::to_string(port));
+
   core::SupervisorConfig cfg;
+  cfg.exporter = exporter.get();
   cfg.data_dir = data;
   cfg.launcher_path = Paths().launcher;
   cfg.sdk_dir = Paths().sdk_dir;

@@ -380,6 +380,9 @@ void Supervisor::ResolveTrace(RunRequest& req) const {
     }
   }
   req.trace = otel::NewTraceContext();
+  // Not sampled when nothing here records it: a downstream service that continues the trace
+  // should not wait for parents that are never exported.
+  if (!config_.exporter) req.trace->flags = 0;
 }
 
 void Supervisor::StartWarmPool() {

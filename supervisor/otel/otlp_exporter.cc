@@ -285,7 +285,6 @@ void OtlpExporter::Export(std::deque<Item>& batch) {
 
 bool OtlpExporter::Post(const std::string& url, const std::string& body) {
   thread_local std::minstd_rand jitter(static_cast<unsigned>(RandomU64()));
-  static bool failing = false;  // exporter thread only: log transitions, not every failure
   milliseconds backoff = kFirstBackoff;
   std::string why;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
@@ -298,8 +297,8 @@ bool OtlpExporter::Post(const std::string& url, const std::string& body) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - now);
     Http::Reply r = http_->Post(url, body, std::min(config_.timeout, left));
     if (r.sent && r.status >= 200 && r.status < 300) {
-      if (failing) HERO_LOG(kInfo) << "otlp: export to " << url << " works again";
-      failing = false;
+      if (failing_) HERO_LOG(kInfo) << "otlp: export to " << url << " works again";
+      failing_ = false;
       return true;
     }
     why = r.sent ? "HTTP " + std::to_string(r.status) : r.error;
@@ -312,8 +311,8 @@ bool OtlpExporter::Post(const std::string& url, const std::string& body) {
     backoff = std::min(backoff * 2, kMaxBackoff);
     if (!SleepUntil(Clock::now() + wait)) break;
   }
-  if (!failing) HERO_LOG(kWarn) << "otlp: export to " << url << " failed: " << why;
-  failing = true;
+  if (!failing_) HERO_LOG(kWarn) << "otlp: export to " << url << " failed: " << why;
+  failing_ = true;
   return false;
 }
 

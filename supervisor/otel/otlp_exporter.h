@@ -84,6 +84,7 @@ class OtlpExporter {
   const ResourceInfo resource_;
   std::unique_ptr<Http> http_;
   std::unique_ptr<EventBuffer> events_;
+  bool failing_ = false;  // exporter thread: log when export starts/stops failing, not each time
 
   mutable std::mutex mu_;
   std::condition_variable wake_;      // the exporter thread waits here

@@ -159,7 +159,7 @@ void OtlpExporter::Add(SpanItem span) { Push(Item(std::move(span))); }
 void OtlpExporter::Add(LogItem log) { Push(Item(std::move(log))); }
 
 void OtlpExporter::Push(Item item) {
-  bool full_batch;
+  bool wake;
   {
     std::lock_guard lock(mu_);
     if (stop_) return;
@@ -170,9 +170,11 @@ void OtlpExporter::Push(Item item) {
     }
     queue_.push_back(std::move(item));
     ++added_;
-    full_batch = queue_.size() == config_.max_batch;
+    // The thread sleeps with an empty queue until the first item (then it times the schedule
+    // delay itself) and is woken early only for a full batch: two notifies per batch at most.
+    wake = queue_.size() == 1 || queue_.size() == config_.max_batch;
   }
-  if (full_batch) wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 bool OtlpExporter::Flush(Clock::time_point deadline) {

@@ -1,7 +1,8 @@
 // OtlpExporter: ships ended spans and span logs to an OTLP/HTTP collector from its own thread.
 // Add() is called on the loop thread and only takes a mutex and moves the item into a bounded
-// queue; encoding (protobuf or JSON), HTTP (libcurl) and retries run on the exporter thread.
-// Depends on base, protobuf, libcurl and simdjson; knows nothing of runs or libuv.
+// queue (waking the exporter thread only for the first item and for a full batch); encoding
+// (protobuf or JSON), HTTP (libcurl) and retries run on the exporter thread. Depends on base,
+// protobuf, libcurl and simdjson; knows nothing of runs or libuv.
 //
 // Contract:
 // - The queue holds at most config.max_queue items (spans + logs); when full the oldest item is

@@ -244,6 +244,15 @@ TEST(OtlpExporterTest, RetriesOn503ThenDelivers) {
   EXPECT_NE(ex.MetricsText().find("hero_otlp_exported_spans_total 3\n"), std::string::npos);
 }
 
+// Regression: the thread slept on an empty queue until a full batch or a Flush, so a daemon
+// exported nothing for runs of fewer than 512 spans.
+TEST(OtlpExporterTest, ASingleSpanGoesOutAfterTheScheduleDelayWithoutFlush) {
+  testing::OtlpReceiver rx;
+  OtlpExporter ex(TestConfig(rx), ResourceInfo{});
+  ex.Add(Span(Info(), 1));
+  EXPECT_TRUE(rx.WaitFor([](auto& r) { return !r.empty(); }, std::chrono::seconds(20)));
+}
+
 TEST(OtlpExporterTest, NonRetryableStatusFailsTheBatchAtOnce) {
   testing::OtlpReceiver rx([](int) { return 400; });
   OtlpExporter ex(TestConfig(rx), ResourceInfo{});

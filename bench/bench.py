@@ -29,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_bench  # noqa: E402
 
-CLI_SECTIONS = ["cold", "sdk", "listener", "e2e"]
+CLI_SECTIONS = ["cold", "sdk", "listener", "e2e", "otel"]
 ALL_SECTIONS = CLI_SECTIONS + list(daemon_bench.SECTIONS)
 
 
@@ -102,6 +102,8 @@ def main():
         listener(args)
     if "e2e" in only:
         e2e(args, hero, env, data)
+    if "otel" in only:
+        otel(args, hero, env, data)
     for name, fn in daemon_bench.SECTIONS.items():
         if name not in only:
             continue
@@ -182,6 +184,108 @@ def e2e(args, hero, env, data):
               f"dropped {run['dropped']['spans']})   (target >= 500,000 events/s)")
     except (ValueError, KeyError) as e:
         print("end to end: run failed:", e, p.stderr[-300:])
+
+
+def _count_otlp_spans(body):
+    """Spans in an ExportTraceServiceRequest (protobuf): resource_spans(1) > scope_spans(2) >
+    spans(2), walked by field tags only (the bench has no protobuf library)."""
+    def fields(b):
+        i = 0
+        while i < len(b):
+            key, i = _varint(b, i)
+            wt = key & 7
+            if wt == 2:
+                n, i = _varint(b, i)
+                yield key >> 3, b[i:i + n]
+                i += n
+            elif wt == 0:
+                _, i = _varint(b, i)
+            elif wt == 1:
+                i += 8
+            elif wt == 5:
+                i += 4
+            else:
+                return
+    return sum(1 for f, rs in fields(body) if f == 1
+               for g, ss in fields(rs) if g == 2
+               for h, _ in fields(ss) if h == 2)
+
+
+def _varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, i
+
+
+def otel(args, hero, env, data):
+    """A 100,000-span run's ingest rate with OTLP export off, and on to a local receiver
+    (http/protobuf and http/json), alternating modes; spans received are counted."""
+    import http.server
+    import threading
+    spans = 100_000
+    reps = 2 if args.quick else 3
+    got = {"bodies": []}
+
+    class Rx(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/v1/traces":  # decoded after the run: not on the measured cores
+                got["bodies"].append((self.headers.get("Content-Type"), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Rx)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    flood = os.path.join(data, "flood_otel.py")
+    with open(flood, "w") as f:
+        f.write("from hero_tracing import flow\n\n@flow\ndef flood(n: int = 1000):\n"
+                "    step = flow.step\n    for i in range(n):\n        with step('s'):\n"
+                "            pass\n")
+    os.chmod(flood, 0o644)
+    results = {"off": [], "http/protobuf": [], "http/json": []}
+    for _ in range(reps):
+        for mode in results:
+            run_env = {k: v for k, v in env.items() if not k.startswith("OTEL_")}
+            if mode != "off":
+                run_env.update(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % server.server_port,
+                               OTEL_EXPORTER_OTLP_PROTOCOL=mode)
+            got["bodies"] = []
+            t0 = time.perf_counter()
+            subprocess.run([hero, "run", flood, "--quiet", "--timeout", "300", "--input",
+                            json.dumps({"n": spans})], capture_output=True, text=True, env=run_env)
+            wall = time.perf_counter() - t0
+            run = json.loads(subprocess.run([hero, "runs", "--json", "--limit", "1"],
+                                            capture_output=True, text=True, env=env).stdout)[0]
+            secs = (run["ended_us"] - run["started_us"]) / 1e6
+            received = 0
+            for ctype, body in got["bodies"]:
+                if ctype == "application/json":
+                    doc = json.loads(body)
+                    received += sum(len(ss["spans"]) for rs in doc["resourceSpans"]
+                                    for ss in rs["scopeSpans"])
+                else:
+                    received += _count_otlp_spans(body)
+            results[mode].append((run["span_count"] * 2 / secs, wall, received, run["span_count"]))
+    server.shutdown()
+    base = statistics.median(r[0] for r in results["off"])
+    for mode, rs in results.items():
+        rate = statistics.median(r[0] for r in rs)
+        wall = statistics.median(r[1] for r in rs)
+        received = "" if mode == "off" else ", received %s of %s spans" % (
+            "/".join(str(r[2]) for r in rs), rs[0][3])
+        print(f"{'otel: 100k-span run, export ' + mode:<44} {rate:12,.0f} events/s "
+              f"({rate / base * 100:.0f} % of off; CLI wall {wall:.2f} s{received})", flush=True)
 
 
 if __name__ == "__main__":

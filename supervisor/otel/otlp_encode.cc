@@ -3,6 +3,7 @@
 // apart; each writer only spells the same values in its wire format.
 #include "supervisor/otel/otlp_encode.h"
 
+#include <google/protobuf/arena.h>
 #include <simdjson.h>
 
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
@@ -26,7 +27,12 @@ uint64_t Nanos(int64_t us) { return us > 0 ? static_cast<uint64_t>(us) * 1000u :
 
 AttrValue Str(std::string_view s) {
   AttrValue v;
-  v.s = std::string(s);
+  v.s = s;
+  return v;
+}
+AttrValue Owned(std::string s) {
+  AttrValue v;
+  v.owned = std::move(s);
   return v;
 }
 AttrValue Int(int64_t i) {
@@ -44,7 +50,7 @@ int SpanKindOf(const SpanItem& s) { return s.kind == "rpc" ? kKindClient : kKind
 bool Scalar(simdjson::dom::element e, AttrValue* out) {
   switch (e.type()) {
     case simdjson::dom::element_type::STRING:
-      *out = Str(std::string_view(e.get_string().value_unsafe()));
+      *out = Str(e.get_string().value_unsafe());
       return true;
     case simdjson::dom::element_type::INT64:
       *out = Int(e.get_int64().value_unsafe());
@@ -75,7 +81,7 @@ AttrValue TagValue(simdjson::dom::element e) {
     arr.type = AttrValue::Type::kArray;
     bool homogeneous = true;
     simdjson::dom::array elements;
-    if (e.get_array().get(elements) != simdjson::SUCCESS) return Str(simdjson::minify(e));
+    if (e.get_array().get(elements) != simdjson::SUCCESS) return Owned(simdjson::minify(e));
     for (simdjson::dom::element x : elements) {
       AttrValue item;
       if (!Scalar(x, &item) || (!arr.array.empty() && arr.array[0].type != item.type)) {
@@ -86,22 +92,27 @@ AttrValue TagValue(simdjson::dom::element e) {
     }
     if (homogeneous) return arr;
   }
-  return Str(simdjson::minify(e));
+  return Owned(simdjson::minify(e));
 }
 
 void AddTags(std::string_view tags_json, std::vector<Attr>* out) {
   if (tags_json.size() <= 2) return;  // "", "{}"
   thread_local simdjson::dom::parser parser;
-  simdjson::padded_string padded(tags_json);
+  thread_local std::string buf;  // reused: allocated once, not per span
+  buf.assign(tags_json);
+  buf.append(simdjson::SIMDJSON_PADDING, '\0');  // the padding parse() reads past the end
   simdjson::dom::object obj;
-  if (parser.parse(padded).get_object().get(obj) != simdjson::SUCCESS) return;
+  if (parser.parse(buf.data(), tags_json.size(), false).get_object().get(obj) !=
+      simdjson::SUCCESS) {
+    return;
+  }
   size_t fixed = out->size();
   for (auto field : obj) {
     std::string_view key = field.key;
     bool taken = false;
     for (size_t i = 0; i < fixed && !taken; ++i) taken = (*out)[i].key == key;
     if (taken || key.empty()) continue;
-    out->push_back(Attr{std::string(key), TagValue(field.value)});
+    out->push_back(Attr{key, TagValue(field.value)});
   }
 }
 
@@ -110,7 +121,7 @@ void AddTags(std::string_view tags_json, std::vector<Attr>* out) {
 void SetValue(const AttrValue& v, common::AnyValue* out) {
   switch (v.type) {
     case AttrValue::Type::kString:
-      out->set_string_value(v.s);
+      out->set_string_value(std::string(v.text()));
       break;
     case AttrValue::Type::kInt:
       out->set_int_value(v.i);
@@ -167,8 +178,8 @@ std::string Bytes(uint64_t span_id) {
   return std::string(reinterpret_cast<const char*>(b.data()), b.size());
 }
 
-std::string ExceptionType(const SpanItem& s) {
-  return s.error_type.empty() ? std::string("hero_tracing.Failed") : s.error_type;
+std::string_view ExceptionType(const SpanItem& s) {
+  return s.error_type.empty() ? std::string_view("hero_tracing.Failed") : s.error_type;
 }
 
 // --- JSON ---
@@ -177,7 +188,7 @@ void WriteValue(JsonWriter& w, const AttrValue& v) {
   w.BeginObject();
   switch (v.type) {
     case AttrValue::Type::kString:
-      w.Field("stringValue", v.s);
+      w.Field("stringValue", v.text());
       break;
     case AttrValue::Type::kInt:
       w.Field("intValue", std::to_string(v.i));  // proto3 JSON: 64-bit integers as strings
@@ -273,7 +284,11 @@ std::vector<Attr> SpanAttributes(const SpanItem& s) {
 
 std::string EncodeTracesProto(const ResourceInfo& r, const std::vector<const SpanItem*>& spans,
                               const std::vector<std::vector<LogEvent>>* events) {
-  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest req;
+  // One arena per request: the ~10 KeyValue messages per span are bump-allocated and freed
+  // together, not one by one.
+  google::protobuf::Arena arena;
+  auto& req = *google::protobuf::Arena::CreateMessage<
+      opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest>(&arena);
   auto* rs = req.add_resource_spans();
   SetResource(r, rs->mutable_resource());
   auto* ss = rs->add_scope_spans();
@@ -361,7 +376,9 @@ std::string EncodeTracesJson(const ResourceInfo& r, const std::vector<const Span
 }
 
 std::string EncodeLogsProto(const ResourceInfo& r, const std::vector<const LogItem*>& items) {
-  opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest req;
+  google::protobuf::Arena arena;
+  auto& req = *google::protobuf::Arena::CreateMessage<
+      opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest>(&arena);
   auto* rl = req.add_resource_logs();
   SetResource(r, rl->mutable_resource());
   auto* sl = rl->add_scope_logs();

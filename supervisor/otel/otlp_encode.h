@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "supervisor/otel/otel_config.h"
@@ -22,16 +23,22 @@ struct ResourceInfo {
 };
 
 // One typed attribute value (OTel AnyValue without nesting: arrays of scalars allowed).
+// Views, not copies (the exporter builds ~10 per span): `s` and Attr::key point into the
+// SpanItem/LogItem/ResourceInfo, string literals, or the thread's tag parser, so an attribute
+// list is valid only until the next SpanAttributes call on the thread and while its item lives.
+// A value that had to be made (JSON text of an object tag) is in `owned`.
 struct AttrValue {
   enum class Type { kString, kInt, kDouble, kBool, kArray } type = Type::kString;
-  std::string s;
+  std::string_view s;
+  std::string owned;
   int64_t i = 0;
   double d = 0;
   bool b = false;
   std::vector<AttrValue> array;  // kArray: scalars only
+  std::string_view text() const { return owned.empty() ? s : std::string_view(owned); }
 };
 struct Attr {
-  std::string key;
+  std::string_view key;
   AttrValue value;
 };
 

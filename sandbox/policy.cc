@@ -132,7 +132,7 @@ std::vector<std::string> BuildChildEnv(const Policy& p) {
   if (!p.flow_name.empty()) env.push_back("HERO_FLOW_NAME=" + p.flow_name);
   if (!p.traceparent.empty()) env.push_back("TRACEPARENT=" + p.traceparent);
   if (!p.tracestate.empty()) env.push_back("TRACESTATE=" + p.tracestate);
-  if (!p.trace_key.empty()) env.push_back("HERO_FLOW_TRACE_KEY=" + p.trace_key);
+  if (!p.span_seed.empty()) env.push_back("HERO_FLOW_SPAN_SEED=" + p.span_seed);
   return env;
 }
 

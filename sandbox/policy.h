@@ -105,8 +105,8 @@ struct Policy {
   std::string flow_name;    // HERO_FLOW_NAME and --name for the boot module (if non-empty)
   std::string run_id;       // HERO_FLOW_RUN_ID
   // W3C trace context of the run's root span (TRACEPARENT, TRACESTATE) and the run's span-id
-  // key (HERO_FLOW_TRACE_KEY, 16 hex digits; see supervisor/otel/trace_context.h).
-  std::string traceparent, tracestate, trace_key;
+  // key (HERO_FLOW_SPAN_SEED, 16 hex digits; see supervisor/otel/trace_context.h).
+  std::string traceparent, tracestate, span_seed;
   // If non-empty, replaces the boot-module arguments after the interpreter (tests, tooling):
   // the command becomes [python_path, python_args...].
   std::vector<std::string> python_args;
@@ -127,7 +127,7 @@ Status ValidatePolicy(const Policy& policy);
 
 // The child's complete environment, "K=V" each, in a fixed order: PATH, HOME, LANG, PYTHONPATH,
 // PYTHONDONTWRITEBYTECODE, MALLOC_ARENA_MAX, TMPDIR, HERO_FLOW_SPAN_FD, HERO_FLOW_RUN_ID,
-// HERO_FLOW_NAME, TRACEPARENT, TRACESTATE, HERO_FLOW_TRACE_KEY (the last five only when
+// HERO_FLOW_NAME, TRACEPARENT, TRACESTATE, HERO_FLOW_SPAN_SEED (the last five only when
 // non-empty). Nothing else, ever (the launcher adds the policy's pass_env variables from its
 // own environment).
 std::vector<std::string> BuildChildEnv(const Policy& policy);

@@ -1,5 +1,5 @@
 """W3C trace context for flows: the supervisor puts TRACEPARENT (the run's root span),
-TRACESTATE and HERO_FLOW_TRACE_KEY in the flow's environment; this module names the OTel span
+TRACESTATE and HERO_FLOW_SPAN_SEED in the flow's environment; this module names the OTel span
 id of any span of the run the way the supervisor's exporter does
 (supervisor/otel/trace_context.h, SpanIdFor), so a downstream service that continues
 `flow.traceparent()` hangs below the span that really made the call. Stdlib only."""
@@ -17,7 +17,7 @@ def _context():
         parts = tp.split("-") if tp else ()
         if len(parts) >= 4 and len(parts[1]) == 32 and len(parts[3]) == 2:
             try:
-                key = int(os.environ.get("HERO_FLOW_TRACE_KEY", "0"), 16)
+                key = int(os.environ.get("HERO_FLOW_SPAN_SEED", "0"), 16)
             except ValueError:
                 key = 0
             parsed = (parts[1], parts[3], key)

@@ -454,7 +454,7 @@ def _warm_opts(msg):
     env = os.environ
     env["HERO_FLOW_RUN_ID"] = msg["run_id"]
     for key, var in (("traceparent", "TRACEPARENT"), ("tracestate", "TRACESTATE"),
-                     ("trace_key", "HERO_FLOW_TRACE_KEY")):
+                     ("span_seed", "HERO_FLOW_SPAN_SEED")):
         if msg.get(key):
             env[var] = msg[key]
     name = msg.get("name") or None

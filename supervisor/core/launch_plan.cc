@@ -36,7 +36,7 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
   if (!in.warm) {  // a warm worker gets its run's context with the dispatch message
     p.traceparent = in.traceparent;
     p.tracestate = in.tracestate;
-    p.trace_key = in.trace_key;
+    p.span_seed = in.span_seed;
   }
   // The boot command, with the author's file name for spans and tracebacks (the source is
   // staged under another name).

@@ -58,7 +58,10 @@ Run::Run(Supervisor* sup, RunId id, RunRequest req, store::RunRecord rec, RunObs
       observer_(observer),
       finished_(std::move(finished)) {
   limits_ = LimitsFor(sup_->config(), req_);
-  if (!req_.trace) req_.trace = otel::NewTraceContext();
+  if (!req_.trace) {
+    req_.trace = otel::NewTraceContext();
+    req_.trace->propagate = sup_->exporter() != nullptr;
+  }
   stream_ = std::make_unique<spans::RunStream>(sup_->config().span_limits, rec_.flow_name, this);
   out_.run = this;
   out_.stream = "stdout";
@@ -135,9 +138,11 @@ Status Run::Start() {
     if (it == sup_->config().secrets.end()) return FailedPrecondition("no secret named " + name);
     in.secret_env.push_back(name + "=" + it->second);
   }
-  in.traceparent = Traceparent();
-  in.tracestate = trace().trace_state;
-  in.trace_key = otel::SpanIdHex(trace().span_key);
+  if (trace().propagate) {
+    in.traceparent = Traceparent();
+    in.tracestate = trace().trace_state;
+    in.span_seed = otel::SpanIdHex(trace().span_key);
+  }
   HERO_RETURN_IF_ERROR(PrepareFiles(&in.source_path, &in.input_path, &in.workdir));
   if (sup_->cgroups().kind != sandbox::CgroupHost::kNone) {
     sandbox::CgroupLimits cl;
@@ -200,8 +205,10 @@ std::string Run::DispatchLine() const {
   if (!req_.entry.empty()) w.Field("name", req_.entry);
   if (!req_.source_name.empty()) w.Field("source_name", req_.source_name);
   if (req_.profile == Profile::kTrusted) w.Field("workdir", rec_.workdir);
-  w.Field("traceparent", Traceparent()).Field("trace_key", otel::SpanIdHex(trace().span_key));
-  if (!trace().trace_state.empty()) w.Field("tracestate", trace().trace_state);
+  if (trace().propagate) {
+    w.Field("traceparent", Traceparent()).Field("span_seed", otel::SpanIdHex(trace().span_key));
+    if (!trace().trace_state.empty()) w.Field("tracestate", trace().trace_state);
+  }
   w.EndObject();
   std::string line = w.Take();
   line.push_back('\n');

@@ -380,9 +380,7 @@ void Supervisor::ResolveTrace(RunRequest& req) const {
     }
   }
   req.trace = otel::NewTraceContext();
-  // Not sampled when nothing here records it: a downstream service that continues the trace
-  // should not wait for parents that are never exported.
-  if (!config_.exporter) req.trace->flags = 0;
+  req.trace->propagate = config_.exporter != nullptr;
 }
 
 void Supervisor::StartWarmPool() {

@@ -31,6 +31,10 @@ struct TraceContext {
   uint8_t flags = 1;            // W3C trace-flags (bit 0: sampled)
   std::string trace_state;      // W3C tracestate, passed on unchanged
   uint64_t span_key = 0;        // this run's key for SpanIdFor
+  // Handed on to the flow (TRACEPARENT, TRACESTATE, HERO_FLOW_SPAN_SEED): a context that came
+  // from a caller, or one this process exports. A run that nobody traces gets no variables
+  // (the sandbox's environment stays the SPEC §5 allowlist).
+  bool propagate = true;
 };
 
 // Parses a W3C `traceparent` (version 00, or a later version read as 00 per the W3C rules)

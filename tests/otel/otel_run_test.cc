@@ -213,6 +213,24 @@ TEST_F(OtelRunTest, CollectorDownOrSilentLeavesTheRunAloneAndExitIsBounded) {
   EXPECT_FALSE(black_hole.requests().empty());
 }
 
+// The sandbox's environment is the SPEC §5 allowlist (escape case E03) unless the run is traced.
+TEST_F(OtelRunTest, AnUntracedRunGetsNoTraceVariables) {
+  std::ofstream(dir_ / "otel_demo.py") << "import os\n"
+                                          "from hero_tracing import flow\n"
+                                          "@flow(name='env')\n"
+                                          "def env():\n"
+                                          "    return {'keys': sorted(os.environ)}\n";
+  CliResult r = Run("--json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"PYTHONPATH\""), std::string::npos) << r.out;
+  for (const char* v : {"TRACEPARENT", "TRACESTATE", "HERO_FLOW_SPAN_SEED"}) {
+    EXPECT_EQ(r.out.find(v), std::string::npos) << v << " in " << r.out;
+  }
+  r = Run(std::string("--json --traceparent 00-") + kTrace + "-" + kParent + "-01");
+  EXPECT_NE(r.out.find("\"TRACEPARENT\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"HERO_FLOW_SPAN_SEED\""), std::string::npos) << r.out;
+}
+
 TEST_F(OtelRunTest, BadTraceparentIsAUsageError) {
   CliResult r = Run("--traceparent 00-zz-01");
   EXPECT_EQ(r.exit_code, 2);

@@ -14,7 +14,7 @@ from hero_tracing import _otel  # noqa: E402
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 KEY = "0123456789abcdef"
-ENV = {"TRACEPARENT": "00-%s-a650b89455c9f4a0-01" % TRACE, "HERO_FLOW_TRACE_KEY": KEY,
+ENV = {"TRACEPARENT": "00-%s-a650b89455c9f4a0-01" % TRACE, "HERO_FLOW_SPAN_SEED": KEY,
        "TRACESTATE": "v=1"}
 
 

@@ -69,6 +69,9 @@ configuration file:
                         /etc/hero_logic/secrets for an installed copy, when it exists
   The file's [secrets] table (NAME = "value") and script_run_secrets = ["NAME"] configure the
   secrets flows may ask for with @flow(secrets=[...]); see docs/OPERATIONS.md.
+  The [otel] table holds the OpenTelemetry settings (docs/OTEL.md) by variable name without
+  OTEL_, in lower case (exporter_otlp_endpoint = "http://collector:4318"); the environment's
+  OTEL_* variables win over it.
 
 retention (finished runs only; queued and running runs are never deleted):
   --retain-days N       delete runs that ended more than N days ago (default 30; may be
@@ -166,6 +169,7 @@ struct ServeSettings {
   int64_t retain_mb = 2048, retain_interval_s = 600;
   std::map<std::string, std::string> secrets;   // name -> value (config [secrets] + secrets_dir)
   std::vector<std::string> script_run_secrets;  // granted to ad-hoc code
+  std::map<std::string, std::string> otel;      // [otel]: OTEL_* variable -> value
 };
 
 // Flags override the file: the file's values fill in only what the command line left out.
@@ -224,6 +228,7 @@ Result<ServeSettings> ResolveSettings(const ParsedArgs& flags) {
   st.flows_dir = a.Get("flows-dir", Paths().flows_dir);
   st.node = a.Get("node");
   st.secrets = file.secrets;
+  st.otel = file.otel;
   st.secrets_dir = a.Get("secrets-dir");
   if (!a.Has("secrets-dir") && Paths().installed && fs::is_directory(kDefaultSecretsDir, ec))
     st.secrets_dir = kDefaultSecretsDir;
@@ -282,6 +287,16 @@ void PrintSettings(const ServeSettings& st) {
   std::printf("]\n# secrets (values not shown):");
   for (const auto& [name, value] : st.secrets) std::printf(" %s", name.c_str());
   std::printf("\n");
+  if (!st.otel.empty()) std::printf("[otel]\n");
+  for (const auto& [var, value] : st.otel) {
+    std::string key = var.substr(5);  // OTEL_
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (var.find("HEADERS") != std::string::npos) {
+      std::printf("# %s: set (value not shown)\n", key.c_str());  // may hold API keys
+    } else {
+      std::printf("%s = \"%s\"\n", key.c_str(), value.c_str());
+    }
+  }
 }
 
 }  // namespace
@@ -353,12 +368,11 @@ int ServeCommand(const Args& argv) {
     if (newest.ok() && !newest->empty()) max_id = newest->front().id.value;
   }
 
-  // OTLP export (docs/OTEL.md); service.instance.id is the node: hostname:port until nodes
-  // have names. Declared before the supervisor: destroyed after it, sending what is queued.
-  char host[256] = {};
-  (void)gethostname(host, sizeof host - 1);
+  // OTLP export (docs/OTEL.md); service.instance.id is the node (--node, default the host
+  // name, as in hero_node_info). Declared before the supervisor: destroyed after it, sending
+  // what is queued.
   std::unique_ptr<otel::OtlpExporter> exporter =
-      otel::ExporterFromEnvironment(std::string(host) + ":" + std::to_string(port));
+      otel::ExporterFromEnvironment(cfg_in.node, cfg_in.otel);
 
   core::SupervisorConfig cfg;
   cfg.exporter = exporter.get();

@@ -52,6 +52,31 @@ const char* FirstSet(const char* a, const char* b) { return (a && *a) ? a : b; }
 
 }  // namespace
 
+bool IsOtelVariable(std::string_view name) {
+  static constexpr std::string_view kVars[] = {
+      "OTEL_SDK_DISABLED",
+      "OTEL_TRACES_EXPORTER",
+      "OTEL_LOGS_EXPORTER",
+      "OTEL_SERVICE_NAME",
+      "OTEL_RESOURCE_ATTRIBUTES",
+      "OTEL_EXPORTER_OTLP_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_PROTOCOL",
+      "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+      "OTEL_EXPORTER_OTLP_HEADERS",
+      "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+      "OTEL_EXPORTER_OTLP_TIMEOUT",
+      "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+      "OTEL_BSP_MAX_QUEUE_SIZE",
+      "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+      "OTEL_BSP_SCHEDULE_DELAY",
+  };
+  for (std::string_view v : kVars)
+    if (v == name) return true;
+  return false;
+}
+
 KeyValues ParseKeyValueList(std::string_view s, std::vector<std::string>* bad) {
   KeyValues out;
   size_t pos = 0;

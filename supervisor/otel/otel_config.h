@@ -39,6 +39,9 @@ struct OtelConfig {
 // "/v1/traces" and "/v1/logs" appended, a signal-specific endpoint is used as is.
 OtelConfig OtelConfigFromEnv(const std::function<const char*(const char*)>& getenv);
 
+// True for a variable OtelConfigFromEnv reads (config files name these keys).
+bool IsOtelVariable(std::string_view name);
+
 // "k1=v1,k2=v2" with percent-encoded values (the W3C Baggage format OTEL_RESOURCE_ATTRIBUTES
 // and OTEL_EXPORTER_OTLP_HEADERS use). Members without '=' or with an empty key are skipped
 // and named in *bad.

@@ -361,8 +361,13 @@ std::string OtlpExporter::MetricsText() const {
   return out;
 }
 
-std::unique_ptr<OtlpExporter> ExporterFromEnvironment(std::string instance_id) {
-  OtelConfig c = OtelConfigFromEnv([](const char* name) { return std::getenv(name); });
+std::unique_ptr<OtlpExporter> ExporterFromEnvironment(
+    std::string instance_id, const std::map<std::string, std::string>& file) {
+  OtelConfig c = OtelConfigFromEnv([&file](const char* name) -> const char* {
+    if (const char* v = std::getenv(name); v && *v) return v;
+    auto it = file.find(name);
+    return it == file.end() ? nullptr : it->second.c_str();
+  });
   for (const auto& w : c.warnings) HERO_LOG(kWarn) << "otel: " << w;
   if (!c.enabled) return nullptr;
   ResourceInfo r;

@@ -25,6 +25,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -100,8 +101,10 @@ class OtlpExporter {
       failed_batches_{0}, retries_{0};
 };
 
-// The exporter configured by the process environment (OtelConfigFromEnv), or null when export
-// is off. Warnings about ignored variables are logged once here.
-std::unique_ptr<OtlpExporter> ExporterFromEnvironment(std::string instance_id);
+// The exporter configured by the process environment (OtelConfigFromEnv), falling back to
+// `file` (variable -> value, from a config file) for variables the environment does not set;
+// null when export is off. Warnings about ignored variables are logged once here.
+std::unique_ptr<OtlpExporter> ExporterFromEnvironment(
+    std::string instance_id, const std::map<std::string, std::string>& file = {});
 
 }  // namespace hero::otel

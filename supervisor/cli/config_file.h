@@ -29,8 +29,8 @@ struct ConfigFile {
 // Reads and checks `path`. `string_keys` and `number_keys` are the allowed flag names (with
 // '-'); a number key accepts a TOML integer or float, a string key a TOML string. Errors
 // (kInvalidArgument, kNotFound, kPermissionDenied) name the file, line and key: a syntax
-// error, an unknown key or table (also in [otel]), a value of the wrong type, a secret name that is not an
-// environment variable name, a secret shorter than 8 bytes, [secrets] in a file that other
+// error, an unknown key or table (also in [otel]), a value of the wrong type, a secret name that is
+// not an environment variable name, a secret shorter than 8 bytes, [secrets] in a file that other
 // users can read.
 Result<ConfigFile> LoadConfigFile(const std::string& path, const std::set<std::string>& string_keys,
                                   const std::set<std::string>& number_keys);

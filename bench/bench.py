@@ -17,6 +17,7 @@ Figures:
 import argparse
 import atexit
 import json
+import re
 import os
 import shutil
 import statistics
@@ -29,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon_bench  # noqa: E402
 
-CLI_SECTIONS = ["cold", "sdk", "listener", "e2e"]
+CLI_SECTIONS = ["cold", "sdk", "listener", "e2e", "otel"]
 ALL_SECTIONS = CLI_SECTIONS + list(daemon_bench.SECTIONS)
 
 
@@ -102,6 +103,8 @@ def main():
         listener(args)
     if "e2e" in only:
         e2e(args, hero, env, data)
+    if "otel" in only:
+        otel(args, hero, env, data)
     for name, fn in daemon_bench.SECTIONS.items():
         if name not in only:
             continue
@@ -183,6 +186,130 @@ def e2e(args, hero, env, data):
     except (ValueError, KeyError) as e:
         print("end to end: run failed:", e, p.stderr[-300:])
 
+
+def _count_otlp_spans(body):
+    """Spans in an ExportTraceServiceRequest (protobuf): resource_spans(1) > scope_spans(2) >
+    spans(2), walked by field tags only (the bench has no protobuf library)."""
+    def fields(b):
+        i = 0
+        while i < len(b):
+            key, i = _varint(b, i)
+            wt = key & 7
+            if wt == 2:
+                n, i = _varint(b, i)
+                yield key >> 3, b[i:i + n]
+                i += n
+            elif wt == 0:
+                _, i = _varint(b, i)
+            elif wt == 1:
+                i += 8
+            elif wt == 5:
+                i += 4
+            else:
+                return
+    return sum(1 for f, rs in fields(body) if f == 1
+               for g, ss in fields(rs) if g == 2
+               for h, _ in fields(ss) if h == 2)
+
+
+def _varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, i
+
+
+_OTLP_RECEIVER = r"""
+import http.server, json, sys
+bodies = []
+class Rx(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.path == "/v1/traces":
+            bodies.append((self.headers.get("Content-Type"), body))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def do_GET(self):  # /take: the bodies received so far, then forget them
+        out = json.dumps([[c, b.hex()] for c, b in bodies]).encode()
+        bodies.clear()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+    def log_message(self, *a):
+        pass
+s = http.server.HTTPServer(("127.0.0.1", 0), Rx)
+print(s.server_port, flush=True)
+s.serve_forever()
+"""
+
+
+def otel(args, hero, env, data):
+    """A 100,000-span run's ingest rate and the supervisor's CPU with OTLP export off, and on to
+    a local receiver (http/protobuf, http/json), modes alternating. The receiver stands in for a
+    collector on another machine: its own process at nice 19, storing bodies; spans are counted
+    after each run, off the measured window."""
+    import urllib.request
+    spans = 100_000
+    reps = 2 if args.quick else 3
+    rx = subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", _OTLP_RECEIVER],
+                          stdout=subprocess.PIPE, text=True)
+    port = int(rx.stdout.readline())
+    flood = os.path.join(data, "flood_otel.py")
+    with open(flood, "w") as f:
+        f.write("from hero_tracing import flow\n\n@flow\ndef flood(n: int = 1000):\n"
+                "    step = flow.step\n    for i in range(n):\n        with step('s'):\n"
+                "            pass\n")
+    os.chmod(flood, 0o644)
+    results = {"off": [], "http/protobuf": [], "http/json": []}
+    try:
+        for _ in range(reps):
+            for mode in results:
+                run_env = {k: v for k, v in env.items() if not k.startswith("OTEL_")}
+                if mode != "off":
+                    run_env.update(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:%d" % port,
+                                   OTEL_EXPORTER_OTLP_PROTOCOL=mode)
+                t0 = time.perf_counter()
+                p = subprocess.run([hero, "run", flood, "--quiet", "--stats", "--timeout", "300",
+                                    "--input", json.dumps({"n": spans})],
+                                   capture_output=True, text=True, env=run_env)
+                wall = time.perf_counter() - t0
+                m = re.search(r"CPU ([\d.]+) s user \+ ([\d.]+) s sys", p.stderr)
+                cpu = float(m.group(1)) + float(m.group(2)) if m else float("nan")
+                run = json.loads(subprocess.run([hero, "runs", "--json", "--limit", "1"],
+                                                capture_output=True, text=True, env=env).stdout)[0]
+                secs = (run["ended_us"] - run["started_us"]) / 1e6
+                got = json.loads(urllib.request.urlopen("http://127.0.0.1:%d/take" % port).read())
+                received = 0
+                for ctype, hexbody in got:
+                    body = bytes.fromhex(hexbody)
+                    if ctype == "application/json":
+                        doc = json.loads(body)
+                        received += sum(len(ss["spans"]) for rs in doc["resourceSpans"]
+                                        for ss in rs["scopeSpans"])
+                    else:
+                        received += _count_otlp_spans(body)
+                results[mode].append((run["span_count"] * 2 / secs, wall, received,
+                                      run["span_count"], cpu))
+    finally:
+        rx.kill()
+        rx.wait()
+    base = statistics.median(r[0] for r in results["off"])
+    for mode, rs in results.items():
+        rate = statistics.median(r[0] for r in rs)
+        wall = statistics.median(r[1] for r in rs)
+        cpu = statistics.median(r[4] for r in rs)
+        received = "" if mode == "off" else ", received %s of %s spans" % (
+            "/".join(str(r[2]) for r in rs), rs[0][3])
+        print(f"{'otel: 100k-span run, export ' + mode:<44} {rate:12,.0f} events/s "
+              f"({rate / base * 100:.0f} % of off; supervisor CPU {cpu:.2f} s; CLI wall "
+              f"{wall:.2f} s{received})", flush=True)
 
 if __name__ == "__main__":
     main()

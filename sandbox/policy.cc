@@ -130,6 +130,9 @@ std::vector<std::string> BuildChildEnv(const Policy& p) {
   env.push_back("HERO_FLOW_SPAN_FD=" + std::to_string(abi::kSpanFd));
   if (!p.run_id.empty()) env.push_back("HERO_FLOW_RUN_ID=" + p.run_id);
   if (!p.flow_name.empty()) env.push_back("HERO_FLOW_NAME=" + p.flow_name);
+  if (!p.traceparent.empty()) env.push_back("TRACEPARENT=" + p.traceparent);
+  if (!p.tracestate.empty()) env.push_back("TRACESTATE=" + p.tracestate);
+  if (!p.span_seed.empty()) env.push_back("HERO_FLOW_SPAN_SEED=" + p.span_seed);
   return env;
 }
 

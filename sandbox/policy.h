@@ -104,6 +104,9 @@ struct Policy {
   std::string input_path;   // input JSON on the host; same
   std::string flow_name;    // HERO_FLOW_NAME and --name for the boot module (if non-empty)
   std::string run_id;       // HERO_FLOW_RUN_ID
+  // W3C trace context of the run's root span (TRACEPARENT, TRACESTATE) and the run's span-id
+  // key (HERO_FLOW_SPAN_SEED, 16 hex digits; see supervisor/otel/trace_context.h).
+  std::string traceparent, tracestate, span_seed;
   // If non-empty, replaces the boot-module arguments after the interpreter (tests, tooling):
   // the command becomes [python_path, python_args...].
   std::vector<std::string> python_args;
@@ -124,8 +127,9 @@ Status ValidatePolicy(const Policy& policy);
 
 // The child's complete environment, "K=V" each, in a fixed order: PATH, HOME, LANG, PYTHONPATH,
 // PYTHONDONTWRITEBYTECODE, MALLOC_ARENA_MAX, TMPDIR, HERO_FLOW_SPAN_FD, HERO_FLOW_RUN_ID,
-// HERO_FLOW_NAME (the last two only when non-empty). Nothing else, ever (the launcher adds the
-// policy's pass_env variables from its own environment).
+// HERO_FLOW_NAME, TRACEPARENT, TRACESTATE, HERO_FLOW_SPAN_SEED (the last five only when
+// non-empty). Nothing else, ever (the launcher adds the policy's pass_env variables from its
+// own environment).
 std::vector<std::string> BuildChildEnv(const Policy& policy);
 
 struct RlimitSetting {

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 PKGS=(build-essential cmake pkg-config git python3 libuv1-dev libsimdjson-dev libseccomp-dev
       bubblewrap libsqlite3-dev sqlite3 googletest libgtest-dev libgmock-dev libbenchmark-dev
-      libh2o-dev libcurl4-openssl-dev curl procps util-linux clang-format
-      libtomlplusplus-dev libsystemd-dev prometheus dpkg-dev file)
+      libh2o-dev libcurl4-openssl-dev libprotobuf-dev protobuf-compiler curl procps util-linux
+      clang-format libtomlplusplus-dev libsystemd-dev prometheus dpkg-dev file)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

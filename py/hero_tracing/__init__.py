@@ -982,6 +982,13 @@ class _Flow:
         return _active
 
     @staticmethod
+    def traceparent():
+        """W3C traceparent of the current span (for calls to services that continue the
+        trace), or None when the run has no trace context (e.g. standalone Python)."""
+        from hero_tracing import _otel
+        return _otel.traceparent(_cur.get() or _root)
+
+    @staticmethod
     def tag(**kv):
         s = _cur.get() or _root
         if s is not None:
@@ -1381,6 +1388,7 @@ def _rpc_wrapper(method, service, name):
             s = Span(span_name, {"args": _summarize_args(a, kw)}, "rpc", extra)
             s._start(2)
             try:
+                kw = _with_traceparent(method, s, a, kw)
                 r = await method(*a, **kw)
             except BaseException as e:
                 s._end(type(e), e)
@@ -1394,6 +1402,7 @@ def _rpc_wrapper(method, service, name):
         s = Span(span_name, {"args": _summarize_args(a, kw)}, "rpc", extra)
         s._start(2)
         try:
+            kw = _with_traceparent(method, s, a, kw)
             r = method(*a, **kw)
         except BaseException as e:
             s._end(type(e), e)
@@ -1402,6 +1411,14 @@ def _rpc_wrapper(method, service, name):
         s._end(None, None)
         return r
     return rpc
+
+
+def _with_traceparent(method, span, args, kwargs):
+    """kwargs for an instrumented call, with the rpc span's traceparent injected into HTTP
+    headers (hero_tracing/_otel.py) when the run has a trace context."""
+    from hero_tracing import _otel
+    tp = _otel.traceparent(span)
+    return kwargs if tp is None else _otel.inject(method, args, kwargs, tp)
 
 
 def instrument(client, service=None):

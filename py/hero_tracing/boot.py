@@ -453,6 +453,10 @@ def _warm_opts(msg):
     o = _Opts()
     env = os.environ
     env["HERO_FLOW_RUN_ID"] = msg["run_id"]
+    for key, var in (("traceparent", "TRACEPARENT"), ("tracestate", "TRACESTATE"),
+                     ("span_seed", "HERO_FLOW_SPAN_SEED")):
+        if msg.get(key):
+            env[var] = msg[key]
     name = msg.get("name") or None
     if name is not None:
         env["HERO_FLOW_NAME"] = name

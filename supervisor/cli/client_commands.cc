@@ -305,6 +305,8 @@ int RemoteRunCommand(const ParsedArgs& a) {
     w.Field("timeout_ms", static_cast<int64_t>(*s * 1000));
   }
   if (a.Has("network")) w.Field("network", true);
+  if (a.Has("traceparent")) w.Field("traceparent", a.Get("traceparent"));
+  if (a.Has("tracestate")) w.Field("tracestate", a.Get("tracestate"));
   w.EndObject();
   auto client = Connect(a);
   if (!client.ok()) return Fail(client.status().message());

@@ -40,6 +40,8 @@ options:
   --profile P           trusted (Tier 0, default) or untrusted (Tier 1: bubblewrap + seccomp)
   --timeout S           wall-clock timeout in seconds (default 60)
   --network             allow network access (untrusted profile only; off by default)
+  --traceparent TP      W3C traceparent: the run's root span continues this trace
+  --tracestate TS       W3C tracestate passed on with --traceparent
   --json                print one JSON document {"run": ..., "tree": ...} on stdout at the
                         end; the live tree goes to stderr
   --quiet               no live tree
@@ -48,6 +50,10 @@ options:
   --data DIR            data directory (default $HERO_LOGIC_DATA or ~/.local/share/hero_logic)
   --remote              run it on the daemon (play_run_async) and follow its tree live
   --socket PATH         the daemon's Unix socket for --remote (default $DATA/hero_logic.sock)
+
+OpenTelemetry: with OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) set, the run is
+exported as an OTLP trace (docs/OTEL.md); at exit the CLI waits at most
+OTEL_EXPORTER_OTLP_TIMEOUT (default 10 s) for the collector.
 
 exit codes:
   0    ok
@@ -143,9 +149,10 @@ void PrintSupervisorStats() {
 }
 
 int RunCommand(const Args& argv) {
-  auto parsed =
-      ParseArgs(argv, {"input", "input-file", "name", "profile", "timeout", "data", "socket"},
-                {"json", "network", "quiet", "remote", "stats"});
+  auto parsed = ParseArgs(argv,
+                          {"input", "input-file", "name", "profile", "timeout", "data", "socket",
+                           "traceparent", "tracestate"},
+                          {"json", "network", "quiet", "remote", "stats"});
   if (!parsed.ok()) return Fail(parsed.status().message());
   const ParsedArgs& a = *parsed;
   if (a.Has("help")) {
@@ -188,6 +195,16 @@ int RunCommand(const Args& argv) {
     // Tier 0 shares the host network anyway; the flag only means something under Tier 1.
     req.network = false;
   }
+  if (a.Has("traceparent")) {
+    auto trace = otel::ParseTraceparent(a.Get("traceparent"), a.Get("tracestate"));
+    if (!trace.ok()) return Fail("--" + trace.status().message());
+    req.trace = std::move(trace).value();
+  } else if (a.Has("tracestate")) {
+    return Fail("--tracestate needs --traceparent");
+  }
+  // Declared before the supervisor so it is destroyed after it: the destructor sends what is
+  // queued, waiting at most OTEL_EXPORTER_OTLP_TIMEOUT.
+  std::unique_ptr<otel::OtlpExporter> exporter = otel::ExporterFromEnvironment("");
 
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -217,6 +234,7 @@ int RunCommand(const Args& argv) {
   cfg.launcher_path = Paths().launcher;
   cfg.sdk_dir = Paths().sdk_dir;
   cfg.probe_untrusted = req.profile == core::Profile::kUntrusted;
+  cfg.exporter = exporter.get();
   core::PosixSpawnLauncher launcher;
   SystemClock clock;
   core::Supervisor sup(&loop, cfg, store.get(), &launcher, &clock);

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "supervisor/otel/otel_config.h"
+
 namespace hero::cli {
 namespace {
 
@@ -82,6 +84,21 @@ Result<ConfigFile> LoadConfigFile(const std::string& path, const std::set<std::s
                                  " bytes (values are redacted wherever they appear)");
         }
         cfg.secrets[name] = *value;
+      }
+      continue;
+    }
+    if (key == "otel") {
+      const toml::table* t = v.as_table();
+      if (!t) return InvalidArgument(where + ": must be a table of OpenTelemetry settings");
+      for (auto&& [ok, ov] : *t) {
+        std::string var = "OTEL_" + std::string(ok.str());
+        for (char& c : var) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        const std::string owhere = Where(path, ok.source(), "otel." + std::string(ok.str()));
+        if (!otel::IsOtelVariable(var)) return InvalidArgument(owhere + ": unknown key");
+        auto value = ov.value_exact<std::string>();
+        auto number = ov.value_exact<int64_t>();
+        if (!value && !number) return InvalidArgument(owhere + ": must be a string or an integer");
+        cfg.otel[var] = value ? *value : std::to_string(*number);
       }
       continue;
     }

@@ -20,13 +20,17 @@ struct ConfigFile {
   std::map<std::string, std::string> origin;
   std::map<std::string, std::string> secrets;   // [secrets] NAME = "value"
   std::vector<std::string> script_run_secrets;  // names granted to script_run (ad-hoc code)
+  // [otel] exporter_otlp_endpoint = "..." -> {"OTEL_EXPORTER_OTLP_ENDPOINT", "..."}: the
+  // OpenTelemetry variables (docs/OTEL.md) without the OTEL_ prefix, lower case. The process
+  // environment wins over the file.
+  std::map<std::string, std::string> otel;
 };
 
 // Reads and checks `path`. `string_keys` and `number_keys` are the allowed flag names (with
 // '-'); a number key accepts a TOML integer or float, a string key a TOML string. Errors
 // (kInvalidArgument, kNotFound, kPermissionDenied) name the file, line and key: a syntax
-// error, an unknown key or table, a value of the wrong type, a secret name that is not an
-// environment variable name, a secret shorter than 8 bytes, [secrets] in a file that other
+// error, an unknown key or table (also in [otel]), a value of the wrong type, a secret name that is
+// not an environment variable name, a secret shorter than 8 bytes, [secrets] in a file that other
 // users can read.
 Result<ConfigFile> LoadConfigFile(const std::string& path, const std::set<std::string>& string_keys,
                                   const std::set<std::string>& number_keys);

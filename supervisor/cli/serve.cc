@@ -69,6 +69,9 @@ configuration file:
                         /etc/hero_logic/secrets for an installed copy, when it exists
   The file's [secrets] table (NAME = "value") and script_run_secrets = ["NAME"] configure the
   secrets flows may ask for with @flow(secrets=[...]); see docs/OPERATIONS.md.
+  The [otel] table holds the OpenTelemetry settings (docs/OTEL.md) by variable name without
+  OTEL_, in lower case (exporter_otlp_endpoint = "http://collector:4318"); the environment's
+  OTEL_* variables win over it.
 
 retention (finished runs only; queued and running runs are never deleted):
   --retain-days N       delete runs that ended more than N days ago (default 30; may be
@@ -79,6 +82,11 @@ retention (finished runs only; queued and running runs are never deleted):
                         after min(S, 10) seconds)
   A pass deletes the runs' records, spans and logs, then their directories $DATA/runs/<id>/,
   and prints one line with the counts; /metrics has hero_retention_runs_deleted_total.
+
+OpenTelemetry: with OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) set, every run is
+exported as an OTLP trace and its logs as OTLP log records (docs/OTEL.md); the standard
+OTEL_* variables apply (protocol, headers, timeout, service name, resource attributes,
+OTEL_SDK_DISABLED). /metrics then has hero_otlp_* counters.
 )";
 
 int Fail(const std::string& msg, int code = 2) {
@@ -161,6 +169,7 @@ struct ServeSettings {
   int64_t retain_mb = 2048, retain_interval_s = 600;
   std::map<std::string, std::string> secrets;   // name -> value (config [secrets] + secrets_dir)
   std::vector<std::string> script_run_secrets;  // granted to ad-hoc code
+  std::map<std::string, std::string> otel;      // [otel]: OTEL_* variable -> value
 };
 
 // Flags override the file: the file's values fill in only what the command line left out.
@@ -219,6 +228,7 @@ Result<ServeSettings> ResolveSettings(const ParsedArgs& flags) {
   st.flows_dir = a.Get("flows-dir", Paths().flows_dir);
   st.node = a.Get("node");
   st.secrets = file.secrets;
+  st.otel = file.otel;
   st.secrets_dir = a.Get("secrets-dir");
   if (!a.Has("secrets-dir") && Paths().installed && fs::is_directory(kDefaultSecretsDir, ec))
     st.secrets_dir = kDefaultSecretsDir;
@@ -277,6 +287,16 @@ void PrintSettings(const ServeSettings& st) {
   std::printf("]\n# secrets (values not shown):");
   for (const auto& [name, value] : st.secrets) std::printf(" %s", name.c_str());
   std::printf("\n");
+  if (!st.otel.empty()) std::printf("[otel]\n");
+  for (const auto& [var, value] : st.otel) {
+    std::string key = var.substr(5);  // OTEL_
+    for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (var.find("HEADERS") != std::string::npos) {
+      std::printf("# %s: set (value not shown)\n", key.c_str());  // may hold API keys
+    } else {
+      std::printf("%s = \"%s\"\n", key.c_str(), value.c_str());
+    }
+  }
 }
 
 }  // namespace
@@ -348,7 +368,14 @@ int ServeCommand(const Args& argv) {
     if (newest.ok() && !newest->empty()) max_id = newest->front().id.value;
   }
 
+  // OTLP export (docs/OTEL.md); service.instance.id is the node (--node, default the host
+  // name, as in hero_node_info). Declared before the supervisor: destroyed after it, sending
+  // what is queued.
+  std::unique_ptr<otel::OtlpExporter> exporter =
+      otel::ExporterFromEnvironment(cfg_in.node, cfg_in.otel);
+
   core::SupervisorConfig cfg;
+  cfg.exporter = exporter.get();
   cfg.data_dir = data;
   cfg.launcher_path = Paths().launcher;
   cfg.sdk_dir = Paths().sdk_dir;

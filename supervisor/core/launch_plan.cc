@@ -33,6 +33,11 @@ Result<LaunchPlan> PlanLaunch(const SupervisorConfig& config, const LaunchInput&
   p.run_id = in.warm ? std::string() : std::to_string(in.id.value);
   p.cgroup_procs = in.cgroup_procs;
   for (const std::string& kv : in.secret_env) p.pass_env.push_back(kv.substr(0, kv.find('=')));
+  if (!in.warm) {  // a warm worker gets its run's context with the dispatch message
+    p.traceparent = in.traceparent;
+    p.tracestate = in.tracestate;
+    p.span_seed = in.span_seed;
+  }
   // The boot command, with the author's file name for spans and tracebacks (the source is
   // staged under another name).
   if (in.warm) {

@@ -25,6 +25,7 @@ struct LaunchInput {
   std::vector<std::string> cgroup_procs;  // the launcher joins these before dropping privileges
   RunLimits limits;
   bool network = false;
+  std::string traceparent, tracestate, span_seed;  // the child's trace context (policy.h)
   // A warm-pool worker (warm_pool.h): no run id, source or input yet; the boot waits for the
   // `dispatch` message on its span socket (`hero_tracing.boot --warm`).
   bool warm = false;

@@ -58,6 +58,10 @@ Run::Run(Supervisor* sup, RunId id, RunRequest req, store::RunRecord rec, RunObs
       observer_(observer),
       finished_(std::move(finished)) {
   limits_ = LimitsFor(sup_->config(), req_);
+  if (!req_.trace) {
+    req_.trace = otel::NewTraceContext();
+    req_.trace->propagate = sup_->exporter() != nullptr;
+  }
   stream_ = std::make_unique<spans::RunStream>(sup_->config().span_limits, rec_.flow_name, this);
   out_.run = this;
   out_.stream = "stdout";
@@ -134,6 +138,11 @@ Status Run::Start() {
     if (it == sup_->config().secrets.end()) return FailedPrecondition("no secret named " + name);
     in.secret_env.push_back(name + "=" + it->second);
   }
+  if (trace().propagate) {
+    in.traceparent = Traceparent();
+    in.tracestate = trace().trace_state;
+    in.span_seed = otel::SpanIdHex(trace().span_key);
+  }
   HERO_RETURN_IF_ERROR(PrepareFiles(&in.source_path, &in.input_path, &in.workdir));
   if (sup_->cgroups().kind != sandbox::CgroupHost::kNone) {
     sandbox::CgroupLimits cl;
@@ -196,6 +205,10 @@ std::string Run::DispatchLine() const {
   if (!req_.entry.empty()) w.Field("name", req_.entry);
   if (!req_.source_name.empty()) w.Field("source_name", req_.source_name);
   if (req_.profile == Profile::kTrusted) w.Field("workdir", rec_.workdir);
+  if (trace().propagate) {
+    w.Field("traceparent", Traceparent()).Field("span_seed", otel::SpanIdHex(trace().span_key));
+    if (!trace().trace_state.empty()) w.Field("tracestate", trace().trace_state);
+  }
   w.EndObject();
   std::string line = w.Take();
   line.push_back('\n');
@@ -652,10 +665,84 @@ void Run::OnSpan(const spans::SpanRecord& span) {
     }
     sup_->store()->PutSpan(id_, SpanRowFromRecord(clean));
     if (observer_) observer_->OnSpan(id_, clean);
+    if (otel::OtlpExporter* ex = sup_->exporter()) ExportSpan(*ex, clean);  // redacted too
     return;
   }
   sup_->store()->PutSpan(id_, SpanRowFromRecord(span));
   if (observer_) observer_->OnSpan(id_, span);
+  if (otel::OtlpExporter* ex = sup_->exporter()) ExportSpan(*ex, span);
+}
+
+std::string Run::Traceparent() const {
+  return otel::FormatTraceparent(trace().trace_id, otel::SpanIdFor(trace().span_key, ""),
+                                 trace().flags);
+}
+
+uint64_t Run::OtelSpanId(std::string_view wire_id) const {
+  if (wire_id == root_wire_id_) wire_id = {};
+  return otel::SpanIdFor(trace().span_key, wire_id);
+}
+
+const std::shared_ptr<const otel::RunInfo>& Run::OtelRun() {
+  // Built at the first export, when the root span has named an ad-hoc run's flow.
+  if (!otel_run_) {
+    auto info = std::make_shared<otel::RunInfo>();
+    info->trace_id = trace().trace_id;
+    info->trace_state = trace().trace_state;
+    info->flags = trace().flags;
+    info->run_id = id_.value;
+    info->flow = rec_.flow_name;
+    info->flow_version = req_.flow_version;
+    info->profile = std::string(ProfileName(req_.profile));
+    info->parent_run_id = req_.parent_run.value;
+    otel_run_ = std::move(info);
+  }
+  return otel_run_;
+}
+
+void Run::ExportSpan(otel::OtlpExporter& ex, const spans::SpanRecord& span) {
+  const bool root = span.parent_id.empty();
+  if (root) root_wire_id_ = span.span_id;
+  uint64_t span_id = OtelSpanId(span.span_id);
+  auto seq = static_cast<size_t>(span.seq.value);
+  if (seq >= otel_ids_.size()) otel_ids_.resize(seq + 1);
+  otel_ids_[seq] = span_id;
+  // Exported once, when it has ended and its parent is final: a closed span whose parent has
+  // not arrived is re-reported when it is attached (or adopted by the root at Finish).
+  if (span.status == "running" || (!root && !span.parent_seq.valid())) return;
+  otel::SpanItem it;
+  it.run = OtelRun();
+  it.span_id = span_id;
+  it.parent_span_id = root ? trace().parent_span_id : OtelSpanId(span.parent_id);
+  it.name = span.name;
+  it.kind = span.kind;
+  it.status = span.status;
+  it.error = span.error;
+  it.error_type = span.error_type;
+  it.traceback = span.traceback;
+  it.tags_json = span.tags_json;
+  it.file = span.file;
+  it.rpc_service = span.rpc_service;
+  it.rpc_method = span.rpc_method;
+  it.start_us = span.start_us;
+  it.end_us = span.end_us;
+  it.line = span.line;
+  it.cpu_us = span.cpu_us;
+  it.rss_kb = span.rss_kb;
+  it.child_run_id = span.child_run_id;
+  ex.Add(std::move(it));
+}
+
+void Run::ExportLog(otel::OtlpExporter& ex, const spans::LogRecord& log) {
+  auto seq = static_cast<size_t>(log.span_seq.value);
+  if (!log.span_seq.valid() || seq >= otel_ids_.size()) return;  // its span was never reported
+  otel::LogItem it;
+  it.run = OtelRun();
+  it.span_id = otel_ids_[seq];
+  it.ts_us = log.ts_us;
+  it.stream = log.stream;
+  it.text = log.text;
+  ex.Add(std::move(it));
 }
 
 void Run::OnLog(const spans::LogRecord& log) {
@@ -669,10 +756,12 @@ void Run::OnLog(const spans::LogRecord& log) {
     clean.text = row.text;
     sup_->store()->PutLog(id_, std::move(row));
     if (observer_) observer_->OnLog(id_, clean);
+    if (otel::OtlpExporter* ex = sup_->exporter()) ExportLog(*ex, clean);  // redacted too
     return;
   }
   sup_->store()->PutLog(id_, std::move(row));
   if (observer_) observer_->OnLog(id_, log);
+  if (otel::OtlpExporter* ex = sup_->exporter()) ExportLog(*ex, log);
 }
 
 Status Run::PushEvent(std::string_view json_line) {

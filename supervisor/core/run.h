@@ -15,6 +15,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "span_listener/event_parser.h"
 #include "span_listener/run_stream.h"
@@ -48,6 +50,11 @@ class Run final : public spans::AssemblerSink {
   // span_push: one wire event applied as if read from the socket (see Supervisor::PushEvent).
   Status PushEvent(std::string_view json_line);
   bool done() const { return phase_ == Phase::kDone; }
+  // The run's trace context (resolved before the Run is built; see RunRequest::trace).
+  const otel::TraceContext& trace() const { return *req_.trace; }
+  // The OTel span id of this run's span with wire id `wire_id` (the root's for the root's id
+  // or ""; see otel/trace_context.h).
+  uint64_t OtelSpanId(std::string_view wire_id) const;
 
   // AssemblerSink
   void OnSpan(const spans::SpanRecord& span) override;
@@ -93,6 +100,11 @@ class Run final : public spans::AssemblerSink {
   void HandlePipeData(Pipe& p, const char* data, size_t n);
   void FlushPipePartial(Pipe& p);
   void WatchListener(UniqueFd fd);
+  // OTLP export (config.exporter set): an ended span whose parent is known / a span's log.
+  void ExportSpan(otel::OtlpExporter& ex, const spans::SpanRecord& span);
+  void ExportLog(otel::OtlpExporter& ex, const spans::LogRecord& log);
+  const std::shared_ptr<const otel::RunInfo>& OtelRun();
+  std::string Traceparent() const;
 
   static void OnPidfd(uv_poll_t* h, int status, int events);
   static void OnSpanRead(uv_stream_t* s, ssize_t n, const uv_buf_t* buf);
@@ -153,6 +165,9 @@ class Run final : public spans::AssemblerSink {
   int blocked_count_ = 0;
   std::string launcher_error_, boot_error_, start_error_;
   int outstanding_calls_ = 0;
+  std::string root_wire_id_;                       // the root span's wire id, once seen
+  std::shared_ptr<const otel::RunInfo> otel_run_;  // built at the first exported span
+  std::vector<uint64_t> otel_ids_;                 // span seq -> OTel span id (export only)
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   char read_buf_[64 * 1024];
 };

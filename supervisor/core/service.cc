@@ -217,6 +217,10 @@ std::vector<ParamSpec> RunParams(bool with_flow, bool with_parent) {
       {"timeout_ms", ParamType::kInteger, false, "wall-clock timeout in ms (default 60000)"});
   p.push_back(
       {"network", ParamType::kBoolean, false, "allow network (untrusted profile; default false)"});
+  p.push_back({"traceparent", ParamType::kString, false,
+               "W3C traceparent: the run's root span becomes a child of this span"});
+  p.push_back(
+      {"tracestate", ParamType::kString, false, "W3C tracestate passed on with traceparent"});
   if (with_parent) {
     p.push_back({"parent_run", ParamType::kInteger, false, "parent run id (sub-flows)"});
     p.push_back(
@@ -790,6 +794,13 @@ void Service::SubmitFromParams(const Ctx& ctx, const Params& p, bool force_untru
     req.parent_run = RunId{parent};
   }
   req.parent_span = StrP(p, "parent_span");
+  if (HasP(p, "traceparent")) {
+    auto trace = otel::ParseTraceparent(StrP(p, "traceparent"), StrP(p, "tracestate"));
+    if (!trace.ok()) return done(trace.status());
+    req.trace = std::move(trace).value();
+  } else if (HasP(p, "tracestate")) {
+    return done(InvalidArgument("tracestate: needs traceparent"));
+  }
   std::string profile = StrP(p, "profile", has_source ? "untrusted" : "trusted");
   if (force_untrusted) profile = "untrusted";
   if (profile == "trusted") {
@@ -1181,6 +1192,7 @@ std::string Service::MetricsText() {
   line("# TYPE hero_store_dropped_rows_total counter");
   line("hero_store_dropped_rows_total " + std::to_string(store_->dropped_rows()));
   out += sup_->PoolMetricsText();
+  if (otel::OtlpExporter* ex = sup_->exporter()) out += ex->MetricsText();
   return out;
 }
 

@@ -349,6 +349,7 @@ void Supervisor::CreateRunRecord(const RunRequest& req,
 void Supervisor::StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserver* observer,
                                  FinishedFn finished) {
   RunId id = rec.id;
+  ResolveTrace(req);
   std::unique_ptr<WarmWorker> worker;
   if (pool_ && req.secrets.empty() &&
       (req.profile != Profile::kUntrusted || untrusted_unavailable_.empty())) {
@@ -361,6 +362,25 @@ void Supervisor::StartCreatedRun(store::RunRecord rec, RunRequest req, RunObserv
   runs_[id.value] = std::move(run);
   Status s = worker ? raw->StartWarm(std::move(worker)) : raw->Start();
   if (!s.ok()) raw->FailStart(s);
+}
+
+void Supervisor::ResolveTrace(RunRequest& req) const {
+  if (req.trace) {
+    req.trace->span_key = otel::RandomU64();
+    return;
+  }
+  if (req.parent_run.valid()) {
+    auto it = runs_.find(req.parent_run.value);
+    if (it != runs_.end()) {
+      otel::TraceContext ctx = it->second->trace();
+      ctx.parent_span_id = it->second->OtelSpanId(req.parent_span);
+      ctx.span_key = otel::RandomU64();
+      req.trace = std::move(ctx);
+      return;
+    }
+  }
+  req.trace = otel::NewTraceContext();
+  req.trace->propagate = config_.exporter != nullptr;
 }
 
 void Supervisor::StartWarmPool() {

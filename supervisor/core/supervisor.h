@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@
 #include "supervisor/core/process_launcher.h"
 #include "supervisor/core/redactor.h"
 #include "supervisor/core/uv_handle.h"
+#include "supervisor/otel/otlp_exporter.h"
+#include "supervisor/otel/trace_context.h"
 #include "supervisor/store/store.h"
 
 namespace hero::core {
@@ -62,6 +65,9 @@ struct SupervisorConfig {
   // The operator's secrets (name -> value). A run gets those named in RunRequest::secrets in
   // its environment; every value is redacted from everything any run stores (redactor()).
   std::map<std::string, std::string> secrets;
+  // OTLP export of ended spans and span logs (docs/OTEL.md); null = off. Not owned; must
+  // outlive the Supervisor.
+  otel::OtlpExporter* exporter = nullptr;
 };
 
 struct RunRequest {
@@ -79,6 +85,10 @@ struct RunRequest {
   // Names of SupervisorConfig::secrets set in the flow's environment (never through the warm
   // pool: a pooled worker's environment is fixed before the run is known).
   std::vector<std::string> secrets;
+  // The trace this run continues (a `traceparent` from the API or the CLI). Unset: a child
+  // run of an active parent continues the parent's trace below `parent_span`; any other run
+  // starts a new trace. Resolved when the run starts (Supervisor::StartCreatedRun).
+  std::optional<otel::TraceContext> trace;
 };
 
 // Live notifications about one run (CLI printer, SSE). Called on the loop thread.
@@ -183,6 +193,7 @@ class Supervisor {
   void TrackPid(pid_t pid) { tracked_pids_.insert(pid); }
   void UntrackPid(pid_t pid) { tracked_pids_.erase(pid); }
   void OnRunDone(Run* run);  // the run is terminal and acknowledged; destroy it soon
+  otel::OtlpExporter* exporter() const { return config_.exporter; }
 
  private:
   static void OnSigchld(uv_signal_t* h, int signum);
@@ -195,6 +206,9 @@ class Supervisor {
   // same host state), else why not.
   std::string ProbeUntrusted();
   void SweepAbandonedRunUids();
+  // Fills req.trace: kept if given (a fresh span key added), else the parent run's trace below
+  // its span `parent_span` when the parent is active here, else a new trace.
+  void ResolveTrace(RunRequest& req) const;
 
   uv_loop_t* loop_;
   SupervisorConfig config_;

@@ -96,10 +96,24 @@ class ConfigTest(unittest.TestCase):
             ('[secrets]\n"BAD-NAME" = "0123456789"\n', r"FILE:2: key 'secrets.BAD-NAME': .*environment variable name"),
             ('[secrets]\nSHORT = "abc"\n', r"FILE:2: key 'secrets.SHORT': must be at least 8 bytes"),
             ('script_run_secrets = ["NOPE"]\n', r"FILE: key 'script_run_secrets': no secret named NOPE"),
+            ('[otel]\nendpoint = "http://c:4318"\n', r"FILE:2: key 'otel.endpoint': unknown key"),
+            ('[otel]\nexporter_otlp_endpoint = 1.5\n',
+             r"FILE:2: key 'otel.exporter_otlp_endpoint': must be a string or an integer"),
         ]
         for text, pattern in cases:
             with self.subTest(text=text):
                 self.assert_refused(text, pattern)
+
+    def test_otel_table_is_read(self):
+        path = self.write('[otel]\nexporter_otlp_endpoint = "http://collector:4318"\n'
+                          'service_name = "hero-prod"\nbsp_schedule_delay = 200\n'
+                          'exporter_otlp_headers = "x-api-key=abcdefgh"\n')
+        p = self.serve("--config", path, "--check-config")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got = tomllib.loads(p.stdout)["otel"]
+        self.assertEqual(got, {"exporter_otlp_endpoint": "http://collector:4318",
+                               "service_name": "hero-prod", "bsp_schedule_delay": "200"})
+        self.assertNotIn("abcdefgh", p.stdout, "header values (API keys) are not printed")
 
     def test_secrets_in_a_world_readable_file_are_refused(self):
         self.assert_refused('[secrets]\nHERO_AIBROKER_KEY = "sk-0123456789"\n',

@@ -21,6 +21,7 @@ constexpr int64_t kProtocolVersion = 1;
 SpanState EndState(std::string_view status) {
   if (status == "ok") return SpanState::kOk;
   if (status == "cancelled") return SpanState::kCancelled;
+  if (status == "killed") return SpanState::kKilled;  // the boot module, after a `limit`
   return SpanState::kFailed;  // "failed" and anything unknown
 }
 
@@ -54,7 +55,10 @@ std::string_view Utf8Prefix(std::string_view s, size_t max) {
 }  // namespace
 
 SpanAssembler::SpanAssembler(Limits limits, std::string root_name, AssemblerSink* sink)
-    : limits_(limits), root_name_(std::move(root_name)), sink_(sink) {
+    : limits_(limits),
+      root_name_(std::move(root_name)),
+      exited_error_(kExitedError),
+      sink_(sink) {
   HERO_CHECK(sink_ != nullptr);
   // Seqs are int32 inside the table; one slot stays free for a synthesized root.
   limits_.max_spans = std::clamp<int64_t>(limits_.max_spans, 0, (int64_t{1} << 31) - 2);
@@ -85,6 +89,9 @@ void SpanAssembler::Apply(const Event& e) {
       break;
     case EventType::kCall:
       sink_->OnCall(e.req, e.method, e.params_json);
+      break;
+    case EventType::kLimit:
+      sink_->OnLimit(e.name, e.error);
       break;
   }
 }
@@ -396,7 +403,8 @@ void SpanAssembler::Finish(EndOutcome outcome, std::string_view reason, int64_t 
   finished_ = true;
   const int64_t end_ts = now_us > 0 ? now_us : max_ts_;
   const SpanState closed = OutcomeState(outcome);
-  const std::string_view close_error = outcome == EndOutcome::kExited ? kExitedError : reason;
+  const std::string_view close_error =
+      outcome == EndOutcome::kExited ? std::string_view(exited_error_) : reason;
 
   // Nothing is dropped from here on (every dirty span is emitted below); all data is released
   // at the end. Close open spans, innermost (latest started) first, so first_failure names the

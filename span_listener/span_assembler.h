@@ -100,6 +100,8 @@ class AssemblerSink {
   virtual void OnHello(int64_t v, std::string_view sdk, int64_t pid) {
     (void)v, (void)sdk, (void)pid;
   }
+  // A `limit` event: the boot module saw a sandbox limit end the flow (SPAN_FORMAT.md).
+  virtual void OnLimit(std::string_view limit, std::string_view error) { (void)limit, (void)error; }
 };
 
 enum class EndOutcome { kExited, kTimedOut, kCancelled, kKilled };
@@ -126,6 +128,9 @@ class SpanAssembler {
   // above), attaches every span not reachable from the root (parent never came, parent cycle)
   // to the root with orphan = true, and flushes held pipe logs. Idempotent.
   void Finish(EndOutcome outcome, std::string_view reason, int64_t now_us = 0);
+  // The error kExited gives spans still open at Finish (default "process exited before the
+  // span ended"); the supervisor names the exit code: "process exited with code 3".
+  void SetExitedError(std::string error) { exited_error_ = std::move(error); }
 
   // Accounting for the stages before the assembler (RunStream calls these).
   void NoteLine() { ++stats_.lines; }
@@ -185,6 +190,7 @@ class SpanAssembler {
 
   Limits limits_;
   std::string root_name_;
+  std::string exited_error_;
   AssemblerSink* sink_;
   SpanTable table_;
   int32_t root_ = -1;

@@ -458,8 +458,9 @@ class Span:
                    self._line,
                    ',"tags":' + _tags_json(tags) if tags else "", self._extra)
 
-    def _end(self, et, ev):
-        """Ends the span (any outcome; the slow path of __exit__)."""
+    def _end(self, et, ev, status=None):
+        """Ends the span (any outcome; the slow path of __exit__). `status` overrides a failed
+        end's status (the boot module ends the root `killed` after a `limit` event)."""
         global _root
         try:
             _cur.reset(self._token)
@@ -473,7 +474,7 @@ class Span:
             line = '{"type":"span_end","id":"%s","ts":%d,"status":"ok"%s}\n' % (
                 self.id, ts, usage)
         else:
-            line = self._end_failed_line(et, ev, ts, usage)
+            line = self._end_failed_line(et, ev, ts, usage, status)
         if self is _root:
             _root = None
         _emit(line, ts, self.parent is None)
@@ -544,8 +545,10 @@ class Span:
                 _flush_locked()
         return None
 
-    def _end_failed_line(self, et, ev, ts, usage):
+    def _end_failed_line(self, et, ev, ts, usage, status_override=None):
         status, error, etype, tb = error_fields(et, ev)
+        if status_override is not None and status == "failed":
+            status = status_override
         parts = ['{"type":"span_end","id":"%s","ts":%d,"status":"%s"' % (self.id, ts, status)]
         if error is not None:
             parts.append(',"error":' + _jdump(error))

@@ -235,7 +235,10 @@ void SpanAssembler::OnLog(const Event& e) {
     ++stats_.orphan_events;
     return;
   }
-  if (!ChargeLog(e.text.size())) return;
+  if (!ChargeLog(e.text.size())) {
+    KeepDroppedTail(NormalizeStream(e.stream), e.ts, e.text);
+    return;
+  }
   EmitLog(seq, e.ts, NormalizeStream(e.stream), e.text);
 }
 
@@ -382,8 +385,54 @@ void SpanAssembler::EmitLog(int32_t seq, int64_t ts_us, std::string_view stream,
   if (log_.text.capacity() > (64u << 10)) std::string().swap(log_.text);
 }
 
+void SpanAssembler::KeepDroppedTail(std::string_view stream, int64_t ts_us,
+                                    std::string_view text) {
+  if (stream != "stdout" && stream != "stderr") return;
+  DroppedTail& t = dropped_tail_[stream == "stdout" ? 0 : 1];
+  t.ts_us = std::max(t.ts_us, ts_us);
+  // Bounded: compacted to the last kDroppedTailBytes whenever it reaches twice that, so the
+  // cost stays linear in the dropped bytes.
+  if (text.size() >= kDroppedTailBytes) {
+    t.text.assign(text.substr(text.size() - kDroppedTailBytes));
+  } else {
+    t.text.append(text);
+    if (t.text.size() >= 2 * kDroppedTailBytes) t.text.erase(0, t.text.size() - kDroppedTailBytes);
+  }
+}
+
+void SpanAssembler::EmitDroppedTails() {
+  if (stats_.dropped_log_bytes == 0) return;
+  bool any = false;
+  for (const DroppedTail& t : dropped_tail_) any = any || !t.text.empty();
+  if (!any) return;
+  const int64_t ts = std::max(dropped_tail_[0].ts_us, dropped_tail_[1].ts_us);
+  std::string note = "[hero_logic: " + std::to_string(stats_.dropped_log_bytes) +
+                     " bytes of logs over the run's log cap were not stored; the last bytes " +
+                     "of stdout and stderr follow]\n";
+  EmitLog(root_, ts, "log", note);
+  for (int i = 0; i < 2; ++i) {
+    DroppedTail& t = dropped_tail_[i];
+    if (t.text.empty()) continue;
+    std::string_view v = t.text;
+    if (v.size() > kDroppedTailBytes) v.remove_prefix(v.size() - kDroppedTailBytes);
+    // Start at a line (or at least a UTF-8 character) boundary.
+    size_t nl = v.find('\n');
+    if (nl != std::string_view::npos && nl + 1 < v.size() && nl < 4096) {
+      v.remove_prefix(nl + 1);
+    } else {
+      while (!v.empty() && (static_cast<unsigned char>(v[0]) & 0xC0) == 0x80) v.remove_prefix(1);
+    }
+    EmitLog(root_, t.ts_us, i == 0 ? "stdout" : "stderr", v);
+    std::string().swap(t.text);
+  }
+}
+
 void SpanAssembler::AddPipeLog(std::string_view stream, int64_t ts_us, std::string_view text) {
-  if (text.empty() || !ChargeLog(text.size())) return;
+  if (text.empty()) return;
+  if (!ChargeLog(text.size())) {
+    KeepDroppedTail(NormalizeStream(stream), ts_us, text);
+    return;
+  }
   std::string_view s = NormalizeStream(stream);
   if (root_ >= 0) {
     EmitLog(root_, ts_us, s, text);
@@ -463,6 +512,7 @@ void SpanAssembler::Finish(EndOutcome outcome, std::string_view reason, int64_t 
     Emit(seq);  // dirty spans were open or unanchored: held
   }
   FlushHeldLogs();
+  EmitDroppedTails();
   table_.DropAll();  // nothing is emitted again
   decltype(held_)().swap(held_);
   decltype(unanchored_children_)().swap(unanchored_children_);

@@ -26,7 +26,9 @@
 //   of a span_start (the span itself is kept).
 // - Caps: a new span beyond max_spans is dropped (dropped_spans) and later events for its id
 //   count as orphan_events; the synthesized root is exempt from the cap. A log (span or pipe)
-//   that would pass max_log_bytes of text is dropped whole (dropped_log_bytes += its size).
+//   that would pass max_log_bytes of text is dropped whole (dropped_log_bytes += its size);
+//   of dropped stdout/stderr text the last 64 KiB per stream are kept (not counted back) and
+//   stored at Finish as logs of the root after a `log` note, so the run's output keeps its end.
 // - Events after Finish() are ignored. AddPipeLog() after Finish() still goes to the root
 //   (pipes may drain after the span socket closed).
 // - Sink callbacks run synchronously inside Apply/AddPipeLog/Finish; the referenced records
@@ -181,6 +183,11 @@ class SpanAssembler {
   void AttachUnreachable();
   void RecordFailure(int32_t seq);
   bool ChargeLog(size_t bytes);
+  // A stdout/stderr log over the log cap: its text is not stored, but the last
+  // kDroppedTailBytes of each stream are kept and stored at Finish (after a note), so a reader
+  // of the run's output still sees how it ended.
+  void KeepDroppedTail(std::string_view stream, int64_t ts_us, std::string_view text);
+  void EmitDroppedTails();
   void EmitLog(int32_t seq, int64_t ts_us, std::string_view stream, std::string_view text);
   void FlushHeldLogs();
   void Emit(int32_t seq);
@@ -191,6 +198,12 @@ class SpanAssembler {
   Limits limits_;
   std::string root_name_;
   std::string exited_error_;
+  static constexpr size_t kDroppedTailBytes = 64 << 10;
+  struct DroppedTail {
+    std::string text;
+    int64_t ts_us = 0;
+  };
+  DroppedTail dropped_tail_[2];  // stdout, stderr
   AssemblerSink* sink_;
   SpanTable table_;
   int32_t root_ = -1;

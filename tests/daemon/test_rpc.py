@@ -353,7 +353,7 @@ class RunsTest(DaemonTestCase):
         self.assertEqual(r["failure"]["path"], "bad/parse")
         self.assertEqual(r["failure"]["error_type"], "ValueError")
         self.assertIn("bad token at 3", r["failure"]["error"])
-        self.assertIn("ValueError", r["failure"]["traceback_tail"])
+        self.assertIn("ValueError", r["failure"]["traceback"])
         self.assertIn("parsing the thing", r["failure"]["log_tail"])
         self.assertEqual(r["tree"]["name"], "bad")
         rec = self.d.call("play_status", run_id=r["run_id"])

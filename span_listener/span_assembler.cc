@@ -22,7 +22,7 @@ SpanState EndState(std::string_view status) {
   if (status == "ok") return SpanState::kOk;
   if (status == "cancelled") return SpanState::kCancelled;
   if (status == "killed") return SpanState::kKilled;  // the boot module, after a `limit`
-  return SpanState::kFailed;  // "failed" and anything unknown
+  return SpanState::kFailed;                          // "failed" and anything unknown
 }
 
 SpanState OutcomeState(EndOutcome o) {
@@ -55,10 +55,7 @@ std::string_view Utf8Prefix(std::string_view s, size_t max) {
 }  // namespace
 
 SpanAssembler::SpanAssembler(Limits limits, std::string root_name, AssemblerSink* sink)
-    : limits_(limits),
-      root_name_(std::move(root_name)),
-      exited_error_(kExitedError),
-      sink_(sink) {
+    : limits_(limits), root_name_(std::move(root_name)), exited_error_(kExitedError), sink_(sink) {
   HERO_CHECK(sink_ != nullptr);
   // Seqs are int32 inside the table; one slot stays free for a synthesized root.
   limits_.max_spans = std::clamp<int64_t>(limits_.max_spans, 0, (int64_t{1} << 31) - 2);
@@ -385,8 +382,7 @@ void SpanAssembler::EmitLog(int32_t seq, int64_t ts_us, std::string_view stream,
   if (log_.text.capacity() > (64u << 10)) std::string().swap(log_.text);
 }
 
-void SpanAssembler::KeepDroppedTail(std::string_view stream, int64_t ts_us,
-                                    std::string_view text) {
+void SpanAssembler::KeepDroppedTail(std::string_view stream, int64_t ts_us, std::string_view text) {
   if (stream != "stdout" && stream != "stderr") return;
   DroppedTail& t = dropped_tail_[stream == "stdout" ? 0 : 1];
   t.ts_us = std::max(t.ts_us, ts_us);

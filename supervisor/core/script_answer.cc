@@ -29,7 +29,9 @@ constexpr size_t kOutputPreviewBytes = 4 << 10;
 constexpr std::string_view kBootPrefix = "hero_tracing.boot: ";
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
-bool Contains(std::string_view s, std::string_view p) { return s.find(p) != std::string_view::npos; }
+bool Contains(std::string_view s, std::string_view p) {
+  return s.find(p) != std::string_view::npos;
+}
 
 // Cuts at a UTF-8 character boundary at or before n (from the front: keeps s[0, cut)).
 size_t Utf8Floor(std::string_view s, size_t n) {
@@ -176,7 +178,8 @@ std::vector<TbItem> ParseTraceback(std::string_view tb) {
   size_t pos = 0;
   while (pos < tb.size()) {
     size_t nl = tb.find('\n', pos);
-    std::string_view line = tb.substr(pos, nl == std::string_view::npos ? tb.size() - pos : nl - pos);
+    std::string_view line =
+        tb.substr(pos, nl == std::string_view::npos ? tb.size() - pos : nl - pos);
     pos = nl == std::string_view::npos ? tb.size() : nl + 1;
     if (line == "Traceback (most recent call last):") ++section;
     TracebackFrame f;
@@ -301,31 +304,29 @@ TracebackView ReadTraceback(std::string_view traceback, std::string_view script_
 
 const std::vector<std::string_view>& HintCodes() {
   static const std::vector<std::string_view> codes = {
-      "network_disabled", "module_not_installed", "path_not_found", "path_not_writable",
-      "memory_limit",     "cpu_limit",            "timeout",        "process_limit",
-      "file_size_limit",  "blocked_syscall",      "output_limit"};
+      "network_disabled",  "module_not_installed", "path_not_found",
+      "path_not_writable", "memory_limit",         "cpu_limit",
+      "timeout",           "process_limit",        "file_size_limit",
+      "blocked_syscall",   "output_limit"};
   return codes;
 }
 
 std::string ScriptAnswerSchemaJson() {
-  auto str = [](JsonWriter& w, std::string_view name, std::string_view desc, bool nullable) {
+  auto typed = [](JsonWriter& w, std::string_view name, std::string_view type,
+                  std::string_view desc, bool nullable) {
     w.Key(name).BeginObject();
     if (nullable) {
-      w.Key("type").BeginArray().String("string").String("null").EndArray();
+      w.Key("type").BeginArray().String(type).String("null").EndArray();
     } else {
-      w.Field("type", "string");
+      w.Field("type", type);
     }
     w.Field("description", desc).EndObject();
   };
-  auto integer = [](JsonWriter& w, std::string_view name, std::string_view desc, bool nullable) {
-    w.Key(name).BeginObject();
-    if (nullable) {
-      w.Key("type").BeginArray().String("integer").String("null").EndArray();
-    } else {
-      w.Field("type", "integer");
-    }
-    w.Field("description", desc).EndObject();
+  auto str = [&typed](JsonWriter& w, std::string_view name, std::string_view desc, bool nullable) {
+    typed(w, name, "string", desc, nullable);
   };
+  auto integer = [&typed](JsonWriter& w, std::string_view name, std::string_view desc,
+                          bool nullable) { typed(w, name, "integer", desc, nullable); };
   auto boolean = [](JsonWriter& w, std::string_view name, std::string_view desc) {
     w.Key(name).BeginObject().Field("type", "boolean").Field("description", desc).EndObject();
   };
@@ -350,8 +351,9 @@ std::string ScriptAnswerSchemaJson() {
       .EndArray()
       .Field("description", "killed = a sandbox limit ended it (reason says which)")
       .EndObject();
-  str(w, "reason", "one line: why the run ended (\"ok\", \"the script exited with code 3\", "
-                   "\"memory limit 2 GiB exceeded\", \"syntax error at line 13: ...\"); <= 4 KiB",
+  str(w, "reason",
+      "one line: why the run ended (\"ok\", \"the script exited with code 3\", "
+      "\"memory limit 2 GiB exceeded\", \"syntax error at line 13: ...\"); <= 4 KiB",
       false);
   integer(w, "exit_code",
           "the script's exit code (sys.exit(n) gives n); null when a signal ended it", true);
@@ -372,8 +374,7 @@ std::string ScriptAnswerSchemaJson() {
   str(w, "source_line", "that line of the script, stripped; <= 500 bytes", true);
   integer(w, "offset",
           "syntax errors only: 1-based column of the caret in the line as Python shows it", true);
-  str(w, "source_caret", "syntax errors only: the source line and the caret line under it",
-      false);
+  str(w, "source_caret", "syntax errors only: the source line and the caret line under it", false);
   str(w, "traceback",
       "Python's traceback with runs of library frames elided ('  … 9 frames in urllib, "
       "http'); the script's frames and the innermost frame kept; <= 8 KiB (the end kept)",
@@ -392,8 +393,10 @@ std::string ScriptAnswerSchemaJson() {
           "/tmp), path_not_writable, memory_limit, cpu_limit, timeout, process_limit, "
           "file_size_limit, blocked_syscall, output_limit");
   w.EndObject();
-  str(w, "hint", "one sentence saying what to change (with the limit's value and the param "
-                 "that raises it, if any)", true);
+  str(w, "hint",
+      "one sentence saying what to change (with the limit's value and the param "
+      "that raises it, if any)",
+      true);
   w.EndObject().EndObject();
   str(w, "stdout",
       "everything the run printed on stdout, merged in order across steps: the last "
@@ -402,8 +405,7 @@ std::string ScriptAnswerSchemaJson() {
   boolean(w, "stdout_truncated", "true when stdout above is not all the script printed");
   integer(w, "stdout_dropped_bytes", "bytes of stdout before the part shown", false);
   str(w, "stderr",
-      "the same for stderr (the boot module's own one-line summary left out: see failure)",
-      false);
+      "the same for stderr (the boot module's own one-line summary left out: see failure)", false);
   boolean(w, "stderr_truncated", "true when stderr above is not all the script wrote");
   integer(w, "stderr_dropped_bytes", "bytes of stderr before the part shown", false);
   w.Key("output").BeginObject().Field(
@@ -424,29 +426,15 @@ std::string ScriptAnswerSchemaJson() {
              "what the run's caps dropped before storing: spans, log_bytes, output_bytes, "
              "tag_events, malformed_lines")
       .EndObject();
-  w.Key("tree")
-      .BeginObject()
-      .Key("type")
-      .BeginArray()
-      .String("object")
-      .String("null")
-      .EndArray()
-      .Field("description",
-             "the root span with children; every shown span has its name, status and error; "
-             "logs per span may be cut to head + tail (logs_omitted), children to a prefix "
-             "(children_omitted); tracebacks and texts in it <= 1 KiB")
-      .EndObject();
-  w.Key("tree_truncated")
-      .BeginObject()
-      .Key("type")
-      .BeginArray()
-      .String("object")
-      .String("null")
-      .EndArray()
-      .Field("description",
-             "null when the whole tree is shown; else {spans_total, spans_shown, logs_per_span "
-             "(null = all), rest}")
-      .EndObject();
+  typed(w, "tree", "object",
+        "the root span with children; every shown span has its name, status and error; logs "
+        "per span may be cut to head + tail (logs_omitted), children to a prefix "
+        "(children_omitted); tracebacks and texts in it <= 1 KiB",
+        true);
+  typed(w, "tree_truncated", "object",
+        "null when the whole tree is shown; else {spans_total, spans_shown, logs_per_span (null "
+        "= all), rest}",
+        true);
   w.EndObject();
   w.Key("required")
       .BeginArray()
@@ -474,6 +462,8 @@ const std::vector<std::string>& InstalledModules() {
           if (!std::filesystem::exists(e.path() / "__init__.py", ec)) continue;
         } else if (name.ends_with(".py")) {
           name.resize(name.size() - 3);
+        } else if (name.ends_with(".so")) {
+          name.resize(name.find('.'));  // apt_pkg.cpython-311-x86_64-linux-gnu.so
         } else {
           continue;
         }
@@ -515,8 +505,8 @@ Hint HintFor(const store::RunRecord& rec, std::string_view error_type, std::stri
              std::string_view traceback, const std::vector<std::string>& modules) {
   const std::string& reason = rec.reason;
   if (rec.status == RunStatus::kTimedOut) {
-    return {"timeout", "the script ran longer than the " + reason.substr(std::min<size_t>(
-                                                              reason.size(), 19)) +
+    return {"timeout", "the script ran longer than the " +
+                           reason.substr(std::min<size_t>(reason.size(), 19)) +
                            " wall-clock limit (a loop that never ends, or a slow wait?); make it "
                            "finish sooner or pass a larger timeout_ms (at most 604800000)"};
   }
@@ -543,8 +533,9 @@ Hint HintFor(const store::RunRecord& rec, std::string_view error_type, std::stri
                                      "): do the same without it (no ptrace, mount, namespaces, "
                                      "raw sockets or kernel interfaces)"};
     if (StartsWith(reason, "output limit"))
-      return {"output_limit", "the script printed more than the sandbox accepts: print less "
-                              "(a summary, not every row)"};
+      return {"output_limit",
+              "the script printed more than the sandbox accepts: print less "
+              "(a summary, not every row)"};
   }
   if (rec.status != RunStatus::kFailed) return {};
   auto any_of = [&](std::initializer_list<std::string_view> needles) {
@@ -560,8 +551,8 @@ Hint HintFor(const store::RunRecord& rec, std::string_view error_type, std::stri
             "the sandbox has no network; pass network: true if the operator allows it, or "
             "give the data in `input`"};
   }
-  if (error_type == "ModuleNotFoundError" || (error_type == "ImportError" &&
-                                              Contains(error, "No module named"))) {
+  if (error_type == "ModuleNotFoundError" ||
+      (error_type == "ImportError" && Contains(error, "No module named"))) {
     std::string mod = MissingModule(error);
     if (mod.empty()) mod = "the module";
     std::string text = mod + " is not installed in the sandbox; the standard library";
@@ -602,6 +593,24 @@ Hint HintFor(const store::RunRecord& rec, std::string_view error_type, std::stri
 namespace {
 
 // ---- the failure ----
+
+void NullableInt(JsonWriter& w, std::string_view key, bool has, int64_t v) {
+  w.Key(key);
+  if (has) {
+    w.Int(v);
+  } else {
+    w.Null();
+  }
+}
+
+void NullableString(JsonWriter& w, std::string_view key, bool has, std::string_view v) {
+  w.Key(key);
+  if (has) {
+    w.String(v);
+  } else {
+    w.Null();
+  }
+}
 
 const TreeNode* FindFailure(const TreeNode* n, std::vector<const TreeNode*>& path,
                             std::vector<const TreeNode*>& best_path) {
@@ -672,69 +681,32 @@ void WriteFailure(JsonWriter& w, const store::RunRecord& rec, const SpanTree& tr
   w.Field("path", p);
   w.Field("span", s.name);
   w.Field("span_id", s.span_id);
-  w.Key("error_type");
-  if (s.error_type.empty()) {
-    w.Null();
-  } else {
-    w.String(s.error_type);
-  }
+  NullableString(w, "error_type", !s.error_type.empty(), s.error_type);
   w.Field("error", ClipFront(s.error.empty() ? rec.reason : s.error, kErrorMax));
   // Where in the script: the innermost frame of the script's own code.
   const bool syntax = s.error_type == "SyntaxError" || s.error_type == "IndentationError" ||
                       s.error_type == "TabError";
-  w.Key("file");
-  if (tv.has_user_frame) {
-    w.String(tv.user_frame.file);
-  } else {
-    w.Null();
-  }
-  w.Key("line");
-  if (tv.has_user_frame) {
-    w.Int(tv.user_frame.line);
-  } else {
-    w.Null();
-  }
-  w.Key("function");
-  if (tv.has_user_frame && !tv.user_frame.function.empty()) {
-    w.String(tv.user_frame.function);
-  } else {
-    w.Null();
-  }
-  w.Key("source_line");
-  if (tv.has_user_frame && !tv.user_frame.source_line.empty()) {
-    w.String(ClipFront(tv.user_frame.source_line, 500));
-  } else {
-    w.Null();
-  }
+  const TracebackFrame& uf = tv.user_frame;
+  NullableString(w, "file", tv.has_user_frame, uf.file);
+  NullableInt(w, "line", tv.has_user_frame, uf.line);
+  NullableString(w, "function", tv.has_user_frame && !uf.function.empty(), uf.function);
+  NullableString(w, "source_line", tv.has_user_frame && !uf.source_line.empty(),
+                 ClipFront(uf.source_line, 500));
   if (syntax && tv.has_user_frame) {
     // The caret under the source line as Python shows it: its column (1-based) in
     // source_line, and both lines together.
     std::string_view caret = Trim(tv.user_frame.caret);
     size_t col = tv.user_frame.caret.find_first_of("^~");
-    w.Key("offset");
-    if (!caret.empty() && col != std::string::npos) {
-      w.Int(static_cast<int64_t>(col) + 1);
-    } else {
-      w.Null();
-    }
+    NullableInt(w, "offset", !caret.empty() && col != std::string::npos,
+                static_cast<int64_t>(col) + 1);
     w.Field("source_caret", ClipFront(tv.user_frame.source_line, 500) +
                                 (tv.user_frame.caret.empty() ? "" : "\n" + tv.user_frame.caret));
   }
   w.Field("traceback", tv.shortened);
   w.Field("log_tail", LogTail(f, tree.root ? tree.root : f));
   Hint h = HintFor(rec, s.error_type, s.error, s.traceback, InstalledModules());
-  w.Key("hint_code");
-  if (h.code.empty()) {
-    w.Null();
-  } else {
-    w.String(h.code);
-  }
-  w.Key("hint");
-  if (h.code.empty()) {
-    w.Null();
-  } else {
-    w.String(h.text);
-  }
+  NullableString(w, "hint_code", !h.code.empty(), h.code);
+  NullableString(w, "hint", !h.code.empty(), h.text);
   w.EndObject();
 }
 
@@ -868,18 +840,8 @@ std::string BuildScriptAnswer(const store::RunRecord& rec, std::vector<store::Sp
     int64_t tagged = TaggedExitCode(tree.root->span.tags_json);
     if (tagged >= 0 && rec.exit_code == 1) exit_code = tagged;  // sys.exit(n) in the script
   }
-  w.Key("exit_code");
-  if (exit_code >= 0) {
-    w.Int(exit_code);
-  } else {
-    w.Null();
-  }
-  w.Key("signal");
-  if (rec.signal > 0) {
-    w.Int(rec.signal);
-  } else {
-    w.Null();
-  }
+  NullableInt(w, "exit_code", exit_code >= 0, exit_code);
+  NullableInt(w, "signal", rec.signal > 0, rec.signal);
   w.Key("failure");
   if (f) {
     WriteFailure(w, rec, tree, f, fpath);
@@ -961,14 +923,10 @@ std::string BuildScriptAnswer(const store::RunRecord& rec, std::vector<store::Sp
     w.Key("tree_truncated").BeginObject();
     w.Field("spans_total", rec.span_count);
     w.Field("spans_shown", spans_shown);
-    w.Key("logs_per_span");
-    if (logs_per_span >= 0) {
-      w.Int(logs_per_span);
-    } else {
-      w.Null();
-    }
-    w.Field("rest", "play_spans(run_id) returns the whole tree, play_logs(run_id, span_id) a "
-                    "span's logs");
+    NullableInt(w, "logs_per_span", logs_per_span >= 0, logs_per_span);
+    w.Field("rest",
+            "play_spans(run_id) returns the whole tree, play_logs(run_id, span_id) a "
+            "span's logs");
     w.EndObject();
   } else {
     w.Key("tree_truncated").Null();

@@ -151,6 +151,25 @@ std::vector<ParamSpec> ScriptRunParams() {
   return p;
 }
 
+// Renders a run's rows on the thread pool and replies with the JSON: building and rendering a
+// 10^5-span tree (or merging 10^5 log rows for script_run) takes the better part of a second,
+// during which the loop would read no run's socket (measured: a neighbour's ingest latency
+// 1.7 s while a client fetched a flood run's tree). The rows travel in a shared_ptr so the
+// std::function inside QueueWork never copies them.
+template <typename Render>
+void RenderOffLoop(uv_loop_t* loop, std::vector<store::SpanRow> spans,
+                   std::vector<store::LogRow> logs, std::shared_ptr<api::Reply> r, Render render) {
+  auto rows = std::make_shared<std::pair<std::vector<store::SpanRow>, std::vector<store::LogRow>>>(
+      std::move(spans), std::move(logs));
+  loop::QueueWorkWithResult(
+      loop,
+      [rows, render = std::move(render)]() mutable {
+        auto taken = std::move(*rows);
+        rows.reset();
+        return render(std::move(taken.first), std::move(taken.second));
+      },
+      [r](std::string json) { (*r)(std::move(json)); });
+}
 }  // namespace
 
 // --- LoopLagMonitor ---
@@ -924,31 +943,21 @@ void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
     if (!rec.ok()) return (*r)(rec.status());
     store_->GetSpans(id, [this, r, id, columns](Result<std::vector<store::SpanRow>> spans) {
       if (!spans.ok()) return (*r)(spans.status());
-      store_->GetLogs(id, std::nullopt,
-                      [this, r, columns, spans = std::move(spans).value()](
-                          Result<std::vector<store::LogRow>> logs) mutable {
-                        if (!logs.ok()) return (*r)(logs.status());
-                        auto rows = std::make_shared<
-                            std::pair<std::vector<store::SpanRow>, std::vector<store::LogRow>>>(
-                            std::move(spans), std::move(logs).value());
-                        // On the thread pool: building and rendering a 10^5-span tree
-                        // takes the better part of a second, during which the loop would
-                        // read no run's socket (measured: a neighbour's ingest latency
-                        // 1.7 s while a client fetched a flood run's tree).
-                        loop::QueueWorkWithResult(
-                            loop_,
-                            [rows, columns]() mutable {
-                              if (columns) return SpanColumnsJson(rows->first, rows->second);
-                              SpanTree tree =
-                                  BuildTree(std::move(rows->first), std::move(rows->second));
-                              rows.reset();
-                              if (!tree.root) return std::string("null");
-                              JsonWriter w;
-                              WriteSpanNode(w, *tree.root);
-                              return w.Take();
-                            },
-                            [r](std::string json) { (*r)(std::move(json)); });
-                      });
+      store_->GetLogs(
+          id, std::nullopt,
+          [this, r, columns,
+           spans = std::move(spans).value()](Result<std::vector<store::LogRow>> logs) mutable {
+            if (!logs.ok()) return (*r)(logs.status());
+            RenderOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
+                          [columns](std::vector<store::SpanRow> sp, std::vector<store::LogRow> lg) {
+                            if (columns) return SpanColumnsJson(sp, lg);
+                            SpanTree tree = BuildTree(std::move(sp), std::move(lg));
+                            if (!tree.root) return std::string("null");
+                            JsonWriter w;
+                            WriteSpanNode(w, *tree.root);
+                            return w.Take();
+                          });
+          });
     });
   });
 }
@@ -1011,8 +1020,10 @@ void Service::ScriptRun(const Ctx& ctx, const Params& p, SharedReply r) {
                                   ".." + std::to_string(kMaxAnswerBytesCap)));
     }
     if (lim.max_answer_bytes < min_answer) {
-      return (*r)(InvalidArgument("max_answer_bytes: must be at least 2 x max_output_bytes + "
-                                  "8192 (" + std::to_string(min_answer) + ")"));
+      return (*r)(
+          InvalidArgument("max_answer_bytes: must be at least 2 x max_output_bytes + "
+                          "8192 (" +
+                          std::to_string(min_answer) + ")"));
     }
   } else {
     lim.max_answer_bytes = std::max(lim.max_answer_bytes, 2 * lim.max_output_bytes + (64 << 10));
@@ -1029,26 +1040,20 @@ void Service::ScriptRun(const Ctx& ctx, const Params& p, SharedReply r) {
           // rendering them all would cost the daemon ~1 GiB); play_spans serves the whole tree.
           store_->GetSpansHead(
               id, kScriptRunMaxSpans,
-              [this, r, id, lim, rec = std::move(done).value()](
-                  Result<std::vector<store::SpanRow>> spans) mutable {
+              [this, r, id, lim,
+               rec = std::move(done).value()](Result<std::vector<store::SpanRow>> spans) mutable {
                 if (!spans.ok()) return (*r)(spans.status());
                 store_->GetLogs(
                     id, std::nullopt,
                     [this, r, lim, rec = std::move(rec), spans = std::move(spans).value()](
                         Result<std::vector<store::LogRow>> logs) mutable {
                       if (!logs.ok()) return (*r)(logs.status());
-                      // On the thread pool: merging 10^5 log rows and bounding the tree
-                      // would stall every run's socket reads on the loop.
-                      auto rows = std::make_shared<std::pair<std::vector<store::SpanRow>,
-                                                             std::vector<store::LogRow>>>(
-                          std::move(spans), std::move(logs).value());
-                      loop::QueueWorkWithResult(
-                          loop_,
-                          [rows, rec = std::move(rec), lim]() mutable {
-                            return BuildScriptAnswer(rec, std::move(rows->first),
-                                                     std::move(rows->second), lim);
-                          },
-                          [r](std::string json) { (*r)(std::move(json)); });
+                      RenderOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
+                                    [rec = std::move(rec), lim](std::vector<store::SpanRow> sp,
+                                                                std::vector<store::LogRow> lg) {
+                                      return BuildScriptAnswer(rec, std::move(sp), std::move(lg),
+                                                               lim);
+                                    });
                     });
               });
         });

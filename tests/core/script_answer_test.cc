@@ -173,8 +173,8 @@ store::LogRow Log(int64_t seq, std::string stream, std::string text) {
 
 TEST(ScriptAnswerTest, OutputIsMergedAcrossSpansInOrderWithoutTheBootLine) {
   store::RunRecord r = Failed();
-  std::vector<store::SpanRow> spans = {Span(0, "1", "", "flow", "failed"),
-                                       Span(1, "2", "1", "a"), Span(2, "3", "1", "b", "failed")};
+  std::vector<store::SpanRow> spans = {Span(0, "1", "", "flow", "failed"), Span(1, "2", "1", "a"),
+                                       Span(2, "3", "1", "b", "failed")};
   spans[2].error_type = "KeyError";
   spans[2].error = "'x'";
   std::vector<store::LogRow> logs = {

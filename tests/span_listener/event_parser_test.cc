@@ -295,9 +295,9 @@ TEST(EventParserTest, LimitEventNeedsAName) {
   EventParser p;
   Event e;
   std::string err;
-  ASSERT_EQ(p.Parse(R"({"type":"limit","name":"file_size","error":"OSError: [Errno 27]"})", &e,
-                    &err),
-            ParseOutcome::kOk)
+  ASSERT_EQ(
+      p.Parse(R"({"type":"limit","name":"file_size","error":"OSError: [Errno 27]"})", &e, &err),
+      ParseOutcome::kOk)
       << err;
   EXPECT_EQ(e.type, EventType::kLimit);
   EXPECT_EQ(e.name, "file_size");

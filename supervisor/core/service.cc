@@ -157,8 +157,9 @@ std::vector<ParamSpec> ScriptRunParams() {
 // 1.7 s while a client fetched a flood run's tree). The rows travel in a shared_ptr so the
 // std::function inside QueueWork never copies them.
 template <typename Render>
-void RenderOffLoop(uv_loop_t* loop, std::vector<store::SpanRow> spans,
-                   std::vector<store::LogRow> logs, std::shared_ptr<api::Reply> r, Render render) {
+void RenderRowsOffLoop(uv_loop_t* loop, std::vector<store::SpanRow> spans,
+                       std::vector<store::LogRow> logs, std::shared_ptr<api::Reply> r,
+                       Render render) {
   auto rows = std::make_shared<std::pair<std::vector<store::SpanRow>, std::vector<store::LogRow>>>(
       std::move(spans), std::move(logs));
   loop::QueueWorkWithResult(
@@ -943,21 +944,21 @@ void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
     if (!rec.ok()) return (*r)(rec.status());
     store_->GetSpans(id, [this, r, id, columns](Result<std::vector<store::SpanRow>> spans) {
       if (!spans.ok()) return (*r)(spans.status());
-      store_->GetLogs(
-          id, std::nullopt,
-          [this, r, columns,
-           spans = std::move(spans).value()](Result<std::vector<store::LogRow>> logs) mutable {
-            if (!logs.ok()) return (*r)(logs.status());
-            RenderOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
-                          [columns](std::vector<store::SpanRow> sp, std::vector<store::LogRow> lg) {
-                            if (columns) return SpanColumnsJson(sp, lg);
-                            SpanTree tree = BuildTree(std::move(sp), std::move(lg));
-                            if (!tree.root) return std::string("null");
-                            JsonWriter w;
-                            WriteSpanNode(w, *tree.root);
-                            return w.Take();
-                          });
-          });
+      store_->GetLogs(id, std::nullopt,
+                      [this, r, columns, spans = std::move(spans).value()](
+                          Result<std::vector<store::LogRow>> logs) mutable {
+                        if (!logs.ok()) return (*r)(logs.status());
+                        RenderRowsOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
+                                          [columns](std::vector<store::SpanRow> sp,
+                                                    std::vector<store::LogRow> lg) {
+                                            if (columns) return SpanColumnsJson(sp, lg);
+                                            SpanTree tree = BuildTree(std::move(sp), std::move(lg));
+                                            if (!tree.root) return std::string("null");
+                                            JsonWriter w;
+                                            WriteSpanNode(w, *tree.root);
+                                            return w.Take();
+                                          });
+                      });
     });
   });
 }
@@ -1048,12 +1049,12 @@ void Service::ScriptRun(const Ctx& ctx, const Params& p, SharedReply r) {
                     [this, r, lim, rec = std::move(rec), spans = std::move(spans).value()](
                         Result<std::vector<store::LogRow>> logs) mutable {
                       if (!logs.ok()) return (*r)(logs.status());
-                      RenderOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
-                                    [rec = std::move(rec), lim](std::vector<store::SpanRow> sp,
-                                                                std::vector<store::LogRow> lg) {
-                                      return BuildScriptAnswer(rec, std::move(sp), std::move(lg),
-                                                               lim);
-                                    });
+                      RenderRowsOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
+                                        [rec = std::move(rec), lim](std::vector<store::SpanRow> sp,
+                                                                    std::vector<store::LogRow> lg) {
+                                          return BuildScriptAnswer(rec, std::move(sp),
+                                                                   std::move(lg), lim);
+                                        });
                     });
               });
         });

@@ -364,7 +364,9 @@ void SpanAssembler::RecordFailure(int32_t seq) {
 
 bool SpanAssembler::ChargeLog(size_t bytes) {
   auto n = static_cast<int64_t>(bytes);
-  if (log_bytes_ + n > limits_.max_log_bytes) {
+  // The last 1/8 of the cap (at most 2 x 64 KiB + 256) is kept for the tails of dropped
+  // output stored at Finish, so stored log text never passes max_log_bytes.
+  if (log_bytes_ + n > limits_.max_log_bytes - TailReserve()) {
     stats_.dropped_log_bytes += n;
     return false;
   }
@@ -405,12 +407,19 @@ void SpanAssembler::EmitDroppedTails() {
   std::string note = "[hero_logic: " + std::to_string(stats_.dropped_log_bytes) +
                      " bytes of logs over the run's log cap were not stored; the last bytes " +
                      "of stdout and stderr follow]\n";
-  EmitLog(root_, ts, "log", note);
+  int64_t left = limits_.max_log_bytes - log_bytes_;
+  if (static_cast<int64_t>(note.size()) <= left / 4) {
+    EmitLog(root_, ts, "log", note);
+    left -= static_cast<int64_t>(note.size());
+    log_bytes_ += static_cast<int64_t>(note.size());
+  }
   for (int i = 0; i < 2; ++i) {
     DroppedTail& t = dropped_tail_[i];
     if (t.text.empty()) continue;
+    const size_t room = static_cast<size_t>(std::max<int64_t>(0, i == 0 ? left / 2 : left));
     std::string_view v = t.text;
-    if (v.size() > kDroppedTailBytes) v.remove_prefix(v.size() - kDroppedTailBytes);
+    if (v.size() > std::min(kDroppedTailBytes, room))
+      v.remove_prefix(v.size() - std::min(kDroppedTailBytes, room));
     // Start at a line (or at least a UTF-8 character) boundary.
     size_t nl = v.find('\n');
     if (nl != std::string_view::npos && nl + 1 < v.size() && nl < 4096) {
@@ -418,7 +427,11 @@ void SpanAssembler::EmitDroppedTails() {
     } else {
       while (!v.empty() && (static_cast<unsigned char>(v[0]) & 0xC0) == 0x80) v.remove_prefix(1);
     }
-    EmitLog(root_, t.ts_us, i == 0 ? "stdout" : "stderr", v);
+    if (!v.empty()) {
+      EmitLog(root_, t.ts_us, i == 0 ? "stdout" : "stderr", v);
+      left -= static_cast<int64_t>(v.size());
+      log_bytes_ += static_cast<int64_t>(v.size());
+    }
     std::string().swap(t.text);
   }
 }

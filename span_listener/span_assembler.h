@@ -29,12 +29,15 @@
 //   that would pass max_log_bytes of text is dropped whole (dropped_log_bytes += its size);
 //   of dropped stdout/stderr text the last 64 KiB per stream are kept (not counted back) and
 //   stored at Finish as logs of the root after a `log` note, so the run's output keeps its end.
+//   Room for them is reserved in caps of 1 MiB or more (the last 1/8, at most 128 KiB + 256):
+//   stored log text never passes max_log_bytes.
 // - Events after Finish() are ignored. AddPipeLog() after Finish() still goes to the root
 //   (pipes may drain after the span socket closed).
 // - Sink callbacks run synchronously inside Apply/AddPipeLog/Finish; the referenced records
 //   are valid only during the call, and the sink must not call back into the assembler.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -199,6 +202,11 @@ class SpanAssembler {
   std::string root_name_;
   std::string exited_error_;
   static constexpr size_t kDroppedTailBytes = 64 << 10;
+  // Caps under 1 MiB (tests, tight configurations) keep no tail: they stay exact.
+  int64_t TailReserve() const {
+    if (limits_.max_log_bytes < (1 << 20)) return 0;
+    return std::min<int64_t>(limits_.max_log_bytes / 8, 2 * int64_t{kDroppedTailBytes} + 256);
+  }
   struct DroppedTail {
     std::string text;
     int64_t ts_us = 0;

@@ -674,33 +674,41 @@ TEST(SpanAssemblerTest, ExitedErrorNamesTheExitCode) {
 // "tail" was from the first 64 MiB, not how the script ended.
 TEST(SpanAssemblerTest, OutputOverTheLogCapKeepsItsEnd) {
   Limits lim;
-  lim.max_log_bytes = 100;
+  lim.max_log_bytes = 1 << 20;
   Harness h(lim);
   h.Start("1", "null", "job");
-  for (int i = 0; i < 50; ++i) h.Log("1", "line " + std::to_string(i) + "\\n", "stdout");
+  for (int i = 0; i < 150000; ++i) h.Log("1", "line " + std::to_string(i) + "\\n", "stdout");
   h.Log("1", "oops: something went wrong\\n", "stderr");
   h.assembler.Finish(EndOutcome::kExited, "", 500);
-  EXPECT_GT(h.assembler.stats().dropped_log_bytes, 250);
+  EXPECT_GT(h.assembler.stats().dropped_log_bytes, 500000);
   ASSERT_GE(h.sink.logs.size(), 3u);
   const auto& out = h.sink.logs[h.sink.logs.size() - 2];
   const auto& err = h.sink.logs.back();
   EXPECT_EQ(out.stream, "stdout");
-  EXPECT_TRUE(out.text.ends_with("line 48\nline 49\n")) << out.text;
+  EXPECT_TRUE(out.text.starts_with("line ")) << out.text;
+  EXPECT_TRUE(out.text.ends_with("line 149998\nline 149999\n")) << out.text.substr(0, 100);
   EXPECT_EQ(err.stream, "stderr");
   EXPECT_EQ(err.text, "oops: something went wrong\n");
   EXPECT_EQ(h.sink.logs[h.sink.logs.size() - 3].stream, "log");
+  // The tails are inside the cap, not on top of it.
+  int64_t stored = 0;
+  for (const auto& l : h.sink.logs) stored += static_cast<int64_t>(l.text.size());
+  EXPECT_LE(stored, lim.max_log_bytes);
 }
 
 TEST(SpanAssemblerTest, DroppedTailIsBounded) {
   Limits lim;
-  lim.max_log_bytes = 10;
+  lim.max_log_bytes = 1 << 20;
   Harness h(lim);
   h.Start("1", "null", "job");
   std::string chunk(1000, 'x');
-  for (int i = 0; i < 1000; ++i) h.Log("1", chunk + "\\n", "stdout");
+  for (int i = 0; i < 2000; ++i) h.Log("1", chunk + "\\n", "stdout");
   h.assembler.Finish(EndOutcome::kExited, "", 500);
   EXPECT_LE(h.sink.logs.back().text.size(), 64u << 10);
   EXPECT_GT(h.sink.logs.back().text.size(), 60u << 10);
+  int64_t stored = 0;
+  for (const auto& l : h.sink.logs) stored += static_cast<int64_t>(l.text.size());
+  EXPECT_LE(stored, lim.max_log_bytes);
 }
 
 }  // namespace

@@ -365,8 +365,12 @@ void SpanAssembler::RecordFailure(int32_t seq) {
 bool SpanAssembler::ChargeLog(size_t bytes) {
   auto n = static_cast<int64_t>(bytes);
   // The last 1/8 of the cap (at most 2 x 64 KiB + 256) is kept for the tails of dropped
-  // output stored at Finish, so stored log text never passes max_log_bytes.
-  if (log_bytes_ + n > limits_.max_log_bytes - TailReserve()) {
+  // output stored at Finish, so stored log text never passes max_log_bytes. With a tail, once
+  // something was dropped everything after is too (into the tail): a short line that still
+  // fits would otherwise be stored before the tail of the lines printed ahead of it.
+  const int64_t reserve = TailReserve();
+  if (log_bytes_ + n > limits_.max_log_bytes - reserve ||
+      (reserve > 0 && stats_.dropped_log_bytes > 0)) {
     stats_.dropped_log_bytes += n;
     return false;
   }

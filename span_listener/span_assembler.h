@@ -30,7 +30,8 @@
 //   of dropped stdout/stderr text the last 64 KiB per stream are kept (not counted back) and
 //   stored at Finish as logs of the root after a `log` note, so the run's output keeps its end.
 //   Room for them is reserved in caps of 1 MiB or more (the last 1/8, at most 128 KiB + 256):
-//   stored log text never passes max_log_bytes.
+//   stored log text never passes max_log_bytes; from the first dropped log on, every later
+//   one is dropped too (so the stored output stays in order).
 // - Events after Finish() are ignored. AddPipeLog() after Finish() still goes to the root
 //   (pipes may drain after the span socket closed).
 // - Sink callbacks run synchronously inside Apply/AddPipeLog/Finish; the referenced records

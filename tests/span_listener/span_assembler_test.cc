@@ -679,6 +679,7 @@ TEST(SpanAssemblerTest, OutputOverTheLogCapKeepsItsEnd) {
   h.Start("1", "null", "job");
   for (int i = 0; i < 150000; ++i) h.Log("1", "line " + std::to_string(i) + "\\n", "stdout");
   h.Log("1", "oops: something went wrong\\n", "stderr");
+  h.Log("1", "the end\\n", "stdout");  // short enough to fit: still goes to the tail, in order
   h.assembler.Finish(EndOutcome::kExited, "", 500);
   EXPECT_GT(h.assembler.stats().dropped_log_bytes, 500000);
   ASSERT_GE(h.sink.logs.size(), 3u);
@@ -686,7 +687,7 @@ TEST(SpanAssemblerTest, OutputOverTheLogCapKeepsItsEnd) {
   const auto& err = h.sink.logs.back();
   EXPECT_EQ(out.stream, "stdout");
   EXPECT_TRUE(out.text.starts_with("line ")) << out.text;
-  EXPECT_TRUE(out.text.ends_with("line 149998\nline 149999\n")) << out.text.substr(0, 100);
+  EXPECT_TRUE(out.text.ends_with("line 149998\nline 149999\nthe end\n")) << out.text.substr(0, 100);
   EXPECT_EQ(err.stream, "stderr");
   EXPECT_EQ(err.text, "oops: something went wrong\n");
   EXPECT_EQ(h.sink.logs[h.sink.logs.size() - 3].stream, "log");

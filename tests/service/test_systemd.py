@@ -38,11 +38,19 @@ def unit_directives(path):
     return out
 
 
+# What the unit hides from the daemon (PrivateTmp=yes, ProtectHome=yes).
+HIDDEN = ("/tmp", "/var/tmp", "/home", "/root")
+
+
 class UnitFileTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        # Not under /tmp: the hardening replay hides /tmp (PrivateTmp) from the daemon.
-        cls.tmp = tempfile.mkdtemp(prefix="hero_unit_", dir=os.path.abspath(BUILD))
+        # Not under a path the hardening replay hides (PrivateTmp, ProtectHome): the build dir
+        # of a checkout under /tmp or /root would be gone inside it, so use /opt then.
+        base = os.path.abspath(BUILD)
+        if any(base == m or base.startswith(m + "/") for m in HIDDEN) and os.access("/opt", os.W_OK):
+            base = "/opt"
+        cls.tmp = tempfile.mkdtemp(prefix="hero_unit_", dir=base)
         p = subprocess.run(["cmake", "--install", BUILD, "--prefix", cls.tmp], capture_output=True, text=True)
         assert p.returncode == 0, p.stdout + p.stderr
         cls.unit = os.path.join(cls.tmp, "lib", "systemd", "system", "hero_logic.service")

@@ -19,6 +19,8 @@ std::string_view EventTypeName(EventType t) {
       return "result";
     case EventType::kCall:
       return "call";
+    case EventType::kLimit:
+      return "limit";
   }
   return "?";
 }

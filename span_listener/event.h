@@ -9,7 +9,7 @@
 
 namespace hero::spans {
 
-enum class EventType { kHello, kSpanStart, kSpanTag, kSpanLog, kSpanEnd, kResult, kCall };
+enum class EventType { kHello, kSpanStart, kSpanTag, kSpanLog, kSpanEnd, kResult, kCall, kLimit };
 
 std::string_view EventTypeName(EventType t);
 
@@ -24,6 +24,7 @@ struct Event {
   bool parent_null = false;  // span_start: "parent": null
   std::string parent;        // span_start: the parent's id when not null
   std::string name, kind;    // kind as sent; the assembler normalizes unknown kinds to "other"
+                             // limit: `name` is the limit ("memory", "file_size", ...)
   int64_t ts = 0;
   std::string tags_json;
   std::string file;
@@ -32,7 +33,7 @@ struct Event {
   int64_t child_run_id = 0;
   // span_log
   std::string stream, text;
-  // span_end
+  // span_end (limit: `error` too)
   std::string status, error, error_type, traceback;
   int64_t cpu_us = 0, rss_kb = 0;
   bool has_cpu = false, has_rss = false;

@@ -208,6 +208,8 @@ bool TypeFromName(std::string_view t, EventType* out) {
     *out = EventType::kResult;
   else if (t == "call")
     *out = EventType::kCall;
+  else if (t == "limit")
+    *out = EventType::kLimit;
   else
     return false;
   return true;
@@ -305,6 +307,10 @@ ParseOutcome EventParser::Parse(std::string_view line, Event* out, std::string* 
       r.Int(kReq, &out->req, true);
       r.String(kMethod, &out->method, true);
       r.Object(kParams, &out->params_json, true, /*dedupe=*/false);
+      break;
+    case EventType::kLimit:
+      r.String(kName, &out->name, true);
+      r.String(kError, &out->error, false);
       break;
   }
   return r.ok() ? ParseOutcome::kOk : ParseOutcome::kMalformed;

@@ -21,7 +21,8 @@ constexpr int64_t kProtocolVersion = 1;
 SpanState EndState(std::string_view status) {
   if (status == "ok") return SpanState::kOk;
   if (status == "cancelled") return SpanState::kCancelled;
-  return SpanState::kFailed;  // "failed" and anything unknown
+  if (status == "killed") return SpanState::kKilled;  // the boot module, after a `limit`
+  return SpanState::kFailed;                          // "failed" and anything unknown
 }
 
 SpanState OutcomeState(EndOutcome o) {
@@ -54,7 +55,7 @@ std::string_view Utf8Prefix(std::string_view s, size_t max) {
 }  // namespace
 
 SpanAssembler::SpanAssembler(Limits limits, std::string root_name, AssemblerSink* sink)
-    : limits_(limits), root_name_(std::move(root_name)), sink_(sink) {
+    : limits_(limits), root_name_(std::move(root_name)), exited_error_(kExitedError), sink_(sink) {
   HERO_CHECK(sink_ != nullptr);
   // Seqs are int32 inside the table; one slot stays free for a synthesized root.
   limits_.max_spans = std::clamp<int64_t>(limits_.max_spans, 0, (int64_t{1} << 31) - 2);
@@ -85,6 +86,9 @@ void SpanAssembler::Apply(const Event& e) {
       break;
     case EventType::kCall:
       sink_->OnCall(e.req, e.method, e.params_json);
+      break;
+    case EventType::kLimit:
+      sink_->OnLimit(e.name, e.error);
       break;
   }
 }
@@ -228,7 +232,10 @@ void SpanAssembler::OnLog(const Event& e) {
     ++stats_.orphan_events;
     return;
   }
-  if (!ChargeLog(e.text.size())) return;
+  if (!ChargeLog(e.text.size())) {
+    KeepDroppedTail(NormalizeStream(e.stream), e.ts, e.text);
+    return;
+  }
   EmitLog(seq, e.ts, NormalizeStream(e.stream), e.text);
 }
 
@@ -357,7 +364,13 @@ void SpanAssembler::RecordFailure(int32_t seq) {
 
 bool SpanAssembler::ChargeLog(size_t bytes) {
   auto n = static_cast<int64_t>(bytes);
-  if (log_bytes_ + n > limits_.max_log_bytes) {
+  // The last 1/8 of the cap (at most 2 x 64 KiB + 256) is kept for the tails of dropped
+  // output stored at Finish, so stored log text never passes max_log_bytes. With a tail, once
+  // something was dropped everything after is too (into the tail): a short line that still
+  // fits would otherwise be stored before the tail of the lines printed ahead of it.
+  const int64_t reserve = TailReserve();
+  if (log_bytes_ + n > limits_.max_log_bytes - reserve ||
+      (reserve > 0 && stats_.dropped_log_bytes > 0)) {
     stats_.dropped_log_bytes += n;
     return false;
   }
@@ -375,8 +388,64 @@ void SpanAssembler::EmitLog(int32_t seq, int64_t ts_us, std::string_view stream,
   if (log_.text.capacity() > (64u << 10)) std::string().swap(log_.text);
 }
 
+void SpanAssembler::KeepDroppedTail(std::string_view stream, int64_t ts_us, std::string_view text) {
+  if (stream != "stdout" && stream != "stderr") return;
+  DroppedTail& t = dropped_tail_[stream == "stdout" ? 0 : 1];
+  t.ts_us = std::max(t.ts_us, ts_us);
+  // Bounded: compacted to the last kDroppedTailBytes whenever it reaches twice that, so the
+  // cost stays linear in the dropped bytes.
+  if (text.size() >= kDroppedTailBytes) {
+    t.text.assign(text.substr(text.size() - kDroppedTailBytes));
+  } else {
+    t.text.append(text);
+    if (t.text.size() >= 2 * kDroppedTailBytes) t.text.erase(0, t.text.size() - kDroppedTailBytes);
+  }
+}
+
+void SpanAssembler::EmitDroppedTails() {
+  if (stats_.dropped_log_bytes == 0) return;
+  bool any = false;
+  for (const DroppedTail& t : dropped_tail_) any = any || !t.text.empty();
+  if (!any) return;
+  const int64_t ts = std::max(dropped_tail_[0].ts_us, dropped_tail_[1].ts_us);
+  std::string note = "[hero_logic: " + std::to_string(stats_.dropped_log_bytes) +
+                     " bytes of logs over the run's log cap were not stored; the last bytes " +
+                     "of stdout and stderr follow]\n";
+  int64_t left = limits_.max_log_bytes - log_bytes_;
+  if (static_cast<int64_t>(note.size()) <= left / 4) {
+    EmitLog(root_, ts, "log", note);
+    left -= static_cast<int64_t>(note.size());
+    log_bytes_ += static_cast<int64_t>(note.size());
+  }
+  for (int i = 0; i < 2; ++i) {
+    DroppedTail& t = dropped_tail_[i];
+    if (t.text.empty()) continue;
+    const size_t room = static_cast<size_t>(std::max<int64_t>(0, i == 0 ? left / 2 : left));
+    std::string_view v = t.text;
+    if (v.size() > std::min(kDroppedTailBytes, room))
+      v.remove_prefix(v.size() - std::min(kDroppedTailBytes, room));
+    // Start at a line (or at least a UTF-8 character) boundary.
+    size_t nl = v.find('\n');
+    if (nl != std::string_view::npos && nl + 1 < v.size() && nl < 4096) {
+      v.remove_prefix(nl + 1);
+    } else {
+      while (!v.empty() && (static_cast<unsigned char>(v[0]) & 0xC0) == 0x80) v.remove_prefix(1);
+    }
+    if (!v.empty()) {
+      EmitLog(root_, t.ts_us, i == 0 ? "stdout" : "stderr", v);
+      left -= static_cast<int64_t>(v.size());
+      log_bytes_ += static_cast<int64_t>(v.size());
+    }
+    std::string().swap(t.text);
+  }
+}
+
 void SpanAssembler::AddPipeLog(std::string_view stream, int64_t ts_us, std::string_view text) {
-  if (text.empty() || !ChargeLog(text.size())) return;
+  if (text.empty()) return;
+  if (!ChargeLog(text.size())) {
+    KeepDroppedTail(NormalizeStream(stream), ts_us, text);
+    return;
+  }
   std::string_view s = NormalizeStream(stream);
   if (root_ >= 0) {
     EmitLog(root_, ts_us, s, text);
@@ -396,7 +465,8 @@ void SpanAssembler::Finish(EndOutcome outcome, std::string_view reason, int64_t 
   finished_ = true;
   const int64_t end_ts = now_us > 0 ? now_us : max_ts_;
   const SpanState closed = OutcomeState(outcome);
-  const std::string_view close_error = outcome == EndOutcome::kExited ? kExitedError : reason;
+  const std::string_view close_error =
+      outcome == EndOutcome::kExited ? std::string_view(exited_error_) : reason;
 
   // Nothing is dropped from here on (every dirty span is emitted below); all data is released
   // at the end. Close open spans, innermost (latest started) first, so first_failure names the
@@ -455,6 +525,7 @@ void SpanAssembler::Finish(EndOutcome outcome, std::string_view reason, int64_t 
     Emit(seq);  // dirty spans were open or unanchored: held
   }
   FlushHeldLogs();
+  EmitDroppedTails();
   table_.DropAll();  // nothing is emitted again
   decltype(held_)().swap(held_);
   decltype(unanchored_children_)().swap(unanchored_children_);

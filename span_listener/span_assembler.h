@@ -26,13 +26,19 @@
 //   of a span_start (the span itself is kept).
 // - Caps: a new span beyond max_spans is dropped (dropped_spans) and later events for its id
 //   count as orphan_events; the synthesized root is exempt from the cap. A log (span or pipe)
-//   that would pass max_log_bytes of text is dropped whole (dropped_log_bytes += its size).
+//   that would pass max_log_bytes of text is dropped whole (dropped_log_bytes += its size);
+//   of dropped stdout/stderr text the last 64 KiB per stream are kept (not counted back) and
+//   stored at Finish as logs of the root after a `log` note, so the run's output keeps its end.
+//   Room for them is reserved in caps of 1 MiB or more (the last 1/8, at most 128 KiB + 256):
+//   stored log text never passes max_log_bytes; from the first dropped log on, every later
+//   one is dropped too (so the stored output stays in order).
 // - Events after Finish() are ignored. AddPipeLog() after Finish() still goes to the root
 //   (pipes may drain after the span socket closed).
 // - Sink callbacks run synchronously inside Apply/AddPipeLog/Finish; the referenced records
 //   are valid only during the call, and the sink must not call back into the assembler.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -100,6 +106,8 @@ class AssemblerSink {
   virtual void OnHello(int64_t v, std::string_view sdk, int64_t pid) {
     (void)v, (void)sdk, (void)pid;
   }
+  // A `limit` event: the boot module saw a sandbox limit end the flow (SPAN_FORMAT.md).
+  virtual void OnLimit(std::string_view limit, std::string_view error) { (void)limit, (void)error; }
 };
 
 enum class EndOutcome { kExited, kTimedOut, kCancelled, kKilled };
@@ -126,6 +134,9 @@ class SpanAssembler {
   // above), attaches every span not reachable from the root (parent never came, parent cycle)
   // to the root with orphan = true, and flushes held pipe logs. Idempotent.
   void Finish(EndOutcome outcome, std::string_view reason, int64_t now_us = 0);
+  // The error kExited gives spans still open at Finish (default "process exited before the
+  // span ended"); the supervisor names the exit code: "process exited with code 3".
+  void SetExitedError(std::string error) { exited_error_ = std::move(error); }
 
   // Accounting for the stages before the assembler (RunStream calls these).
   void NoteLine() { ++stats_.lines; }
@@ -176,6 +187,11 @@ class SpanAssembler {
   void AttachUnreachable();
   void RecordFailure(int32_t seq);
   bool ChargeLog(size_t bytes);
+  // A stdout/stderr log over the log cap: its text is not stored, but the last
+  // kDroppedTailBytes of each stream are kept and stored at Finish (after a note), so a reader
+  // of the run's output still sees how it ended.
+  void KeepDroppedTail(std::string_view stream, int64_t ts_us, std::string_view text);
+  void EmitDroppedTails();
   void EmitLog(int32_t seq, int64_t ts_us, std::string_view stream, std::string_view text);
   void FlushHeldLogs();
   void Emit(int32_t seq);
@@ -185,6 +201,18 @@ class SpanAssembler {
 
   Limits limits_;
   std::string root_name_;
+  std::string exited_error_;
+  static constexpr size_t kDroppedTailBytes = 64 << 10;
+  // Caps under 1 MiB (tests, tight configurations) keep no tail: they stay exact.
+  int64_t TailReserve() const {
+    if (limits_.max_log_bytes < (1 << 20)) return 0;
+    return std::min<int64_t>(limits_.max_log_bytes / 8, 2 * int64_t{kDroppedTailBytes} + 256);
+  }
+  struct DroppedTail {
+    std::string text;
+    int64_t ts_us = 0;
+  };
+  DroppedTail dropped_tail_[2];  // stdout, stderr
   AssemblerSink* sink_;
   SpanTable table_;
   int32_t root_ = -1;

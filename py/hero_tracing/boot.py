@@ -281,8 +281,19 @@ class _Boot:
         rc = exit_code_for(exc)
         if root is not None:
             if rc in _LIMITS:
+                # The limit is reported as a fact on the channel (the supervisor never trusts
+                # exit codes 3-5 alone: os._exit(3) is not a memory limit), and the root ends
+                # `killed`, as the run will.
                 root.tag(limit=_LIMITS[rc][0])
-            root._end(type(exc), exc)
+                try:
+                    msg = ("%s: %s" % (ht._type_name(type(exc)), exc))[:1000]
+                except Exception:
+                    msg = _LIMITS[rc][1]
+                ht._emit('{"type":"limit","name":"%s","error":%s}\n' % (
+                    _LIMITS[rc][0], ht._qs(msg)), ht._time_ns() // 1000, False)
+                root._end(type(exc), exc, "killed")
+            else:
+                root._end(type(exc), exc)
         elif not isinstance(exc, ht.Failed):
             try:
                 self.stderr.write(ht.format_traceback(exc))

@@ -84,8 +84,9 @@ std::string DescribeFailure(const RunFacts& f, int code) {
   std::string r = "exit code " + std::to_string(code);
   if (!f.failure) return r;
   const FailedSpan& fs = *f.failure;
-  // A plain script's own sys.exit(n): the boot module exits 1 and says "exit code n".
-  if (fs.is_root && fs.error.rfind("exit code ", 0) == 0 &&
+  // The script's own sys.exit(n) (in the flow or a step): the boot module exits 1 and the
+  // span says "exit code n".
+  if ((fs.is_root || fs.error_type == "SystemExit") && fs.error.rfind("exit code ", 0) == 0 &&
       fs.error.find_first_not_of("0123456789", 10) == std::string::npos) {
     return "the script exited with code " + fs.error.substr(10);
   }
@@ -98,7 +99,28 @@ std::string DescribeFailure(const RunFacts& f, int code) {
 
 Outcome Killed(std::string reason) { return {RunStatus::kKilled, std::move(reason)}; }
 
+// The boot module's SyntaxError message is "FILE:LINE: SyntaxError: msg".
+std::string SyntaxReason(const std::string& error) {
+  const std::string marker = ": SyntaxError: ";
+  size_t m = error.find(marker);
+  if (m == std::string::npos) return "syntax error: " + Clip(error, 300);
+  size_t colon = error.rfind(':', m - 1);
+  std::string line = colon == std::string::npos ? "" : error.substr(colon + 1, m - colon - 1);
+  std::string msg = Clip(error.substr(m + marker.size()), 300);
+  if (line.empty() || line.find_first_not_of("0123456789") != std::string::npos)
+    return "syntax error: " + msg;
+  return "syntax error at line " + line + ": " + msg;
+}
+
 }  // namespace
+
+std::string LimitReason(std::string_view limit, const RunLimits& lim) {
+  if (limit == "memory") return "memory limit " + FormatBytes(lim.memory_bytes) + " exceeded";
+  if (limit == "file_size")
+    return "file size limit " + FormatBytes(lim.file_size_bytes) + " exceeded";
+  if (limit == "processes") return "process limit " + std::to_string(lim.processes) + " reached";
+  return "";
+}
 
 Outcome DecideOutcome(const RunFacts& f) {
   const RunLimits& lim = f.limits;
@@ -138,28 +160,24 @@ Outcome DecideOutcome(const RunFacts& f) {
         (f.blocked_count > 1 ? ", " + std::to_string(f.blocked_count) + " blocked calls" : "") +
         ")";
   }
-  switch (e.code) {
-    case 0:
-      return {RunStatus::kOk, "ok" + blocked_note};
-    case 2:
-      return {RunStatus::kFailed,
-              "invalid flow or input: " +
-                  (f.boot_error.empty() ? std::string("exit code 2") : Clip(f.boot_error, 300))};
-    case 3:
-      return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
-    case 4:
-      return Killed("file size limit " + FormatBytes(lim.file_size_bytes) + " exceeded");
-    case 5:
-      return Killed("process limit " + std::to_string(lim.processes) + " reached");
-    case 126:
-      if (!f.launcher_error.empty())
-        return {RunStatus::kFailed, "sandbox launcher failed: " + Clip(f.launcher_error, 300)};
-      break;
-    default:
-      break;
+  if (e.code == 0) return {RunStatus::kOk, "ok" + blocked_note};
+  if (!f.limit_event.empty()) {
+    std::string r = LimitReason(f.limit_event, lim);
+    if (!r.empty()) return Killed(r);
   }
   if (f.memory_cgroup_oom)
     return Killed("memory limit " + FormatBytes(lim.memory_bytes) + " exceeded");
+  if (e.code == 126 && !f.launcher_error.empty())
+    return {RunStatus::kFailed, "sandbox launcher failed: " + Clip(f.launcher_error, 300)};
+  if (f.root_open_at_exit)
+    return {RunStatus::kFailed,
+            "the script exited with code " + std::to_string(e.code) + blocked_note};
+  if (e.code == 2) {
+    if (f.failure && f.failure->is_root && f.failure->error_type == "SyntaxError")
+      return {RunStatus::kFailed, SyntaxReason(f.failure->error)};
+    if (!f.boot_error.empty())
+      return {RunStatus::kFailed, "invalid flow or input: " + Clip(f.boot_error, 300)};
+  }
   return {RunStatus::kFailed, DescribeFailure(f, e.code) + blocked_note};
 }
 

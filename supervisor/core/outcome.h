@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "supervisor/base/run_status.h"
 
@@ -44,6 +45,13 @@ struct RunFacts {
   std::optional<FailedSpan> failure;  // innermost failed span
   std::string launcher_error;         // "hero_launcher: ..." line from stderr, if any
   std::string boot_error;             // "hero_tracing.boot: ..." line from stderr, if any
+  // The boot module's `limit` event ("memory", "file_size", "processes"; "" = none): the only
+  // evidence of a limit an exception reported; exit codes 3-5 alone are not (user code can
+  // exit with any code).
+  std::string limit_event;
+  // The root span was started but still open when the main process exited: the boot module
+  // never finished, so a non-zero exit is the script's own (os._exit(n)) or a crash.
+  bool root_open_at_exit = false;
   RunLimits limits;
 };
 
@@ -52,7 +60,13 @@ struct Outcome {
   std::string reason;
 };
 
+// Decided by facts, never by the numeric exit code alone: a limit needs the `limit` event,
+// a signal with its counters (cgroup OOM, seccomp listener) or SIGXCPU/SIGXFSZ; exit code 2
+// is "invalid flow or input" only with the boot module's own error.
 Outcome DecideOutcome(const RunFacts& facts);
+
+// "memory limit 2 GiB exceeded" for a `limit` event name; "" for an unknown name.
+std::string LimitReason(std::string_view limit, const RunLimits& limits);
 
 // "2 GiB", "512 MiB", "64 KiB", "100 bytes".
 std::string FormatBytes(int64_t bytes);

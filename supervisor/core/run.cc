@@ -787,6 +787,11 @@ void Run::OnResult(std::string_view output_json) {
   sup_->redactor().Apply(&rec_.output_json);
 }
 
+void Run::OnLimit(std::string_view limit, std::string_view) {
+  // The first one wins: the boot module sends one, right before it exits.
+  if (limit_event_.empty()) limit_event_ = std::string(limit.substr(0, 32));
+}
+
 void Run::WriteToChild(std::string line, bool call_reply) {
   // A call counts as outstanding until its reply is written to the socket, not merely
   // produced: a child that never reads its replies stalls the writes, the count stays at the
@@ -901,6 +906,8 @@ void Run::FinishRun() {
   facts.boot_error = boot_error_;
   facts.limits = limits_;
   facts.memory_cgroup_oom = memory_oom_;
+  facts.limit_event = limit_event_;
+  facts.root_open_at_exit = stream_->assembler().root_status() == "running";
   if (auto f = stream_->assembler().first_failure()) {
     facts.failure =
         FailedSpan{f->span_name, f->path.find('/') == std::string::npos, f->error_type, f->error};
@@ -930,6 +937,10 @@ void Run::FinishRun() {
     case RunStatus::kQueued:
     case RunStatus::kRunning:
       break;
+  }
+  if (!facts.exit.signaled && facts.exit.code != 0 && !(bwrap_main_ && facts.exit.code > 128)) {
+    stream_->assembler().SetExitedError("process exited with code " +
+                                        std::to_string(facts.exit.code));
   }
   // A synthesized root (the child sent nothing) is ok only when the run is.
   stream_->Finish(

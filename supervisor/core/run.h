@@ -60,6 +60,7 @@ class Run final : public spans::AssemblerSink {
   void OnSpan(const spans::SpanRecord& span) override;
   void OnLog(const spans::LogRecord& log) override;
   void OnResult(std::string_view output_json) override;
+  void OnLimit(std::string_view limit, std::string_view error) override;
   void OnCall(int64_t req, std::string_view method, std::string_view params_json) override;
 
  private:
@@ -164,6 +165,7 @@ class Run final : public spans::AssemblerSink {
   std::string blocked_syscall_;
   int blocked_count_ = 0;
   std::string launcher_error_, boot_error_, start_error_;
+  std::string limit_event_;  // the boot module's `limit` event, if one came
   int outstanding_calls_ = 0;
   std::string root_wire_id_;                       // the root span's wire id, once seen
   std::shared_ptr<const otel::RunInfo> otel_run_;  // built at the first exported span

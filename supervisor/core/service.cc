@@ -12,6 +12,7 @@
 #include "supervisor/base/json_writer.h"
 #include "supervisor/base/run_status.h"
 #include "supervisor/core/run_view.h"
+#include "supervisor/core/script_answer.h"
 #include "supervisor/loop/work.h"
 
 namespace hero::core {
@@ -23,7 +24,7 @@ using api::ParamType;
 
 constexpr int64_t kMaxTimeoutMs = 7LL * 24 * 3600 * 1000;
 constexpr int64_t kDefaultTimeoutMs = 60'000;
-// script_run answers with at most this many spans (the first ones, plus failed ones after).
+// script_run reads at most this many spans (the first ones) before bounding the answer.
 constexpr int64_t kScriptRunMaxSpans = 2000;
 // play_start/script_run wait this long past the run's timeout: grace + drain + commit.
 constexpr int64_t kWaitMarginMs = 5'000;
@@ -91,111 +92,6 @@ std::string FlowSummaryJson(const store::FlowRecord& f) {
   return w.Take();
 }
 
-std::string TailLines(std::string_view text, size_t n) {
-  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  size_t pos = text.size();
-  for (size_t i = 0; i < n && pos != std::string_view::npos && pos > 0; ++i) {
-    pos = text.rfind('\n', pos - 1);
-  }
-  if (pos == std::string_view::npos) return std::string(text);
-  return std::string(text.substr(pos == 0 ? 0 : pos + 1));
-}
-
-// The span that explains a failure: the failed span that ended first among those with no
-// failed child (the innermost), with its path of names from the root.
-const TreeNode* FindFailure(const TreeNode* n, std::vector<const TreeNode*>& path,
-                            std::vector<const TreeNode*>& best_path) {
-  const TreeNode* best = nullptr;
-  path.push_back(n);
-  bool failed_child = false;
-  for (const TreeNode* c : n->children) {
-    std::vector<const TreeNode*> sub;
-    const TreeNode* f = FindFailure(c, path, sub);
-    if (f) {
-      failed_child = true;
-      if (!best || (f->span.end_us && f->span.end_us < best->span.end_us)) {
-        best = f;
-        best_path = std::move(sub);
-      }
-    }
-  }
-  if (!failed_child && n->span.status != "ok" && n->span.status != "running") {
-    best = n;
-    best_path = path;
-  }
-  path.pop_back();
-  return best;
-}
-
-std::string ScriptAnswer(const store::RunRecord& rec, const SpanTree& tree) {
-  JsonWriter w;
-  w.BeginObject();
-  w.Field("run_id", rec.id.value);
-  w.Field("status", RunStatusName(rec.status));
-  w.Field("reason", rec.reason);
-  w.Key("output");
-  if (rec.output_json.empty()) {
-    w.Null();
-  } else {
-    w.Raw(rec.output_json);
-  }
-  w.Key("failure");
-  const TreeNode* f = nullptr;
-  std::vector<const TreeNode*> fpath;
-  if (tree.root && rec.status != RunStatus::kOk && IsTerminal(rec.status)) {
-    std::vector<const TreeNode*> path;
-    f = FindFailure(tree.root, path, fpath);
-    if (!f) {
-      f = tree.root;
-      fpath = {tree.root};
-    }
-  }
-  if (!f) {
-    w.Null();
-  } else {
-    std::string p;
-    for (const TreeNode* n : fpath) p += (p.empty() ? "" : "/") + n->span.name;
-    w.BeginObject();
-    w.Field("path", p);
-    w.Field("span", f->span.name);
-    w.Field("span_id", f->span.span_id);
-    w.Key("error_type");
-    if (f->span.error_type.empty()) {
-      w.Null();
-    } else {
-      w.String(f->span.error_type);
-    }
-    w.Field("error", f->span.error.empty() ? rec.reason : f->span.error);
-    w.Field("traceback_tail", TailLines(f->span.traceback, 15));
-    std::string logs;
-    auto add_logs = [&logs](const TreeNode* n) {
-      for (const auto& l : n->logs) logs += l.text.ends_with('\n') ? l.text : l.text + "\n";
-    };
-    add_logs(f);
-    if (logs.empty()) add_logs(tree.root);
-    w.Field("log_tail", TailLines(logs, 10));
-    w.EndObject();
-  }
-  w.Key("tree");
-  if (tree.root) {
-    WriteSpanNode(w, *tree.root);
-  } else {
-    w.Null();
-  }
-  if (rec.span_count > static_cast<int64_t>(tree.nodes.size())) {
-    w.Key("tree_truncated")
-        .BeginObject()
-        .Field("spans_total", rec.span_count)
-        .Field("spans_shown", static_cast<int64_t>(tree.nodes.size()))
-        .Field("rest", "play_spans(run_id) returns the whole tree")
-        .EndObject();
-  }
-  w.Field("stdout_tail", rec.stdout_tail);
-  w.Field("stderr_tail", rec.stderr_tail);
-  w.EndObject();
-  return w.Take();
-}
-
 // The run params shared by play_start, play_run_async and script_run.
 std::vector<ParamSpec> RunParams(bool with_flow, bool with_parent) {
   std::vector<ParamSpec> p;
@@ -229,6 +125,52 @@ std::vector<ParamSpec> RunParams(bool with_flow, bool with_parent) {
   return p;
 }
 
+const char* kScriptRunDescription =
+    "Never falls back to the trusted profile: if untrusted is unavailable the call fails with "
+    "FAILED_PRECONDITION naming what is missing. A plain script runs as __main__ under one root "
+    "span; a file with a @flow entry runs that entry. How to read the answer: `status` and "
+    "`reason` first; on failure, `failure.file`/`line`/`source_line` point at the script's own "
+    "innermost frame and `failure.hint` (with `hint_code`) says what to change when the sandbox "
+    "caused it (no network, module not installed, path outside the work dir, a limit). `stdout` "
+    "and `stderr` are what the script printed, merged in order across steps (bounded tails); "
+    "`output` is only the @flow's return value. The answer is at most max_answer_bytes; "
+    "`tree_truncated` and `dropped` say what was left out, play_spans/play_logs have the rest.";
+
+// script_run: the run params plus the answer's bounds.
+std::vector<ParamSpec> ScriptRunParams() {
+  std::vector<ParamSpec> p = RunParams(false, false);
+  p.push_back({"max_output_bytes", ParamType::kInteger, false,
+               "bytes kept of stdout and of stderr each (their tail): default 32768, 1024.." +
+                   std::to_string(kMaxOutputBytesCap)});
+  p.push_back({"max_output_lines", ParamType::kInteger, false,
+               "lines kept of stdout and of stderr each: default 200, 1..100000"});
+  p.push_back({"max_answer_bytes", ParamType::kInteger, false,
+               "bound of the whole answer: default 262144 (raised to 2 x max_output_bytes + "
+               "65536 when that is larger), " +
+                   std::to_string(kMinAnswerBytes) + ".." + std::to_string(kMaxAnswerBytesCap)});
+  return p;
+}
+
+// Renders a run's rows on the thread pool and replies with the JSON: building and rendering a
+// 10^5-span tree (or merging 10^5 log rows for script_run) takes the better part of a second,
+// during which the loop would read no run's socket (measured: a neighbour's ingest latency
+// 1.7 s while a client fetched a flood run's tree). The rows travel in a shared_ptr so the
+// std::function inside QueueWork never copies them.
+template <typename Render>
+void RenderRowsOffLoop(uv_loop_t* loop, std::vector<store::SpanRow> spans,
+                       std::vector<store::LogRow> logs, std::shared_ptr<api::Reply> r,
+                       Render render) {
+  auto rows = std::make_shared<std::pair<std::vector<store::SpanRow>, std::vector<store::LogRow>>>(
+      std::move(spans), std::move(logs));
+  loop::QueueWorkWithResult(
+      loop,
+      [rows, render = std::move(render)]() mutable {
+        auto taken = std::move(*rows);
+        rows.reset();
+        return render(std::move(taken.first), std::move(taken.second));
+      },
+      [r](std::string json) { (*r)(std::move(json)); });
+}
 }  // namespace
 
 // --- LoopLagMonitor ---
@@ -519,12 +461,12 @@ Status Service::RegisterMethods(api::MethodTable& t) {
       t,
       {.name = "script_run",
        .summary = "Runs an ad-hoc script in the untrusted sandbox and answers everything at once.",
-       .description = "Never falls back to the trusted profile: if untrusted is unavailable the "
-                      "call fails with FAILED_PRECONDITION naming what is missing.",
-       .params = RunParams(false, false),
-       .result_description =
-           "{run_id, status, reason, output, failure, tree, stdout_tail, stderr_tail}",
-       .result_schema_json = R"({"type":"object"})"},
+       .description = kScriptRunDescription,
+       .params = ScriptRunParams(),
+       .result_description = "{run_id, status, reason, exit_code, signal, failure, stdout, "
+                             "stderr, output, duration_ms, cpu_ms, peak_rss_bytes, profile, "
+                             "network, ui, dropped, tree, tree_truncated}",
+       .result_schema_json = ScriptAnswerSchemaJson()},
       HERO_METHOD(ScriptRun)));
   HERO_RETURN_IF_ERROR(
       Add(t,
@@ -1006,26 +948,16 @@ void Service::PlaySpans(const Ctx&, const Params& p, SharedReply r) {
                       [this, r, columns, spans = std::move(spans).value()](
                           Result<std::vector<store::LogRow>> logs) mutable {
                         if (!logs.ok()) return (*r)(logs.status());
-                        auto rows = std::make_shared<
-                            std::pair<std::vector<store::SpanRow>, std::vector<store::LogRow>>>(
-                            std::move(spans), std::move(logs).value());
-                        // On the thread pool: building and rendering a 10^5-span tree
-                        // takes the better part of a second, during which the loop would
-                        // read no run's socket (measured: a neighbour's ingest latency
-                        // 1.7 s while a client fetched a flood run's tree).
-                        loop::QueueWorkWithResult(
-                            loop_,
-                            [rows, columns]() mutable {
-                              if (columns) return SpanColumnsJson(rows->first, rows->second);
-                              SpanTree tree =
-                                  BuildTree(std::move(rows->first), std::move(rows->second));
-                              rows.reset();
-                              if (!tree.root) return std::string("null");
-                              JsonWriter w;
-                              WriteSpanNode(w, *tree.root);
-                              return w.Take();
-                            },
-                            [r](std::string json) { (*r)(std::move(json)); });
+                        RenderRowsOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
+                                          [columns](std::vector<store::SpanRow> sp,
+                                                    std::vector<store::LogRow> lg) {
+                                            if (columns) return SpanColumnsJson(sp, lg);
+                                            SpanTree tree = BuildTree(std::move(sp), std::move(lg));
+                                            if (!tree.root) return std::string("null");
+                                            JsonWriter w;
+                                            WriteSpanNode(w, *tree.root);
+                                            return w.Take();
+                                          });
                       });
     });
   });
@@ -1072,30 +1004,60 @@ void Service::ScriptRun(const Ctx& ctx, const Params& p, SharedReply r) {
     return (*r)(FailedPrecondition("the untrusted profile is unavailable on this host: " +
                                    sup_->untrusted_unavailable()));
   }
+  AnswerLimits lim;
+  lim.max_output_bytes = p.GetInt("max_output_bytes", lim.max_output_bytes);
+  if (lim.max_output_bytes < kMinOutputBytes || lim.max_output_bytes > kMaxOutputBytesCap) {
+    return (*r)(InvalidArgument("max_output_bytes: must be " + std::to_string(kMinOutputBytes) +
+                                ".." + std::to_string(kMaxOutputBytesCap)));
+  }
+  lim.max_output_lines = p.GetInt("max_output_lines", lim.max_output_lines);
+  if (lim.max_output_lines < 1 || lim.max_output_lines > 100'000)
+    return (*r)(InvalidArgument("max_output_lines: must be 1..100000"));
+  const int64_t min_answer = 2 * lim.max_output_bytes + (8 << 10);
+  if (p.Has("max_answer_bytes")) {
+    lim.max_answer_bytes = p.GetInt("max_answer_bytes");
+    if (lim.max_answer_bytes < kMinAnswerBytes || lim.max_answer_bytes > kMaxAnswerBytesCap) {
+      return (*r)(InvalidArgument("max_answer_bytes: must be " + std::to_string(kMinAnswerBytes) +
+                                  ".." + std::to_string(kMaxAnswerBytesCap)));
+    }
+    if (lim.max_answer_bytes < min_answer) {
+      return (*r)(
+          InvalidArgument("max_answer_bytes: must be at least 2 x max_output_bytes + "
+                          "8192 (" +
+                          std::to_string(min_answer) + ")"));
+    }
+  } else {
+    lim.max_answer_bytes = std::max(lim.max_answer_bytes, 2 * lim.max_output_bytes + (64 << 10));
+  }
   int64_t timeout_ms = p.GetInt("timeout_ms", kDefaultTimeoutMs);
-  SubmitFromParams(ctx, p, true, [this, r, timeout_ms](Result<store::RunRecord> rec) {
+  SubmitFromParams(ctx, p, true, [this, r, timeout_ms, lim](Result<store::RunRecord> rec) {
     if (!rec.ok()) return (*r)(rec.status());
-    runs_->Wait(rec->id, std::chrono::milliseconds(timeout_ms + kWaitMarginMs),
-                [this, r](Result<store::RunRecord> done) {
-                  if (!done.ok()) return (*r)(done.status());
-                  RunId id = done->id;
-                  // The agent gets a bounded tree (a flood run has 10^6 spans: rendering them
-                  // all would cost the daemon ~1 GiB); play_spans serves the whole tree.
-                  store_->GetSpansHead(
-                      id, kScriptRunMaxSpans,
-                      [this, r, id, rec = std::move(done).value()](
-                          Result<std::vector<store::SpanRow>> spans) mutable {
-                        if (!spans.ok()) return (*r)(spans.status());
-                        store_->GetLogs(id, std::nullopt,
-                                        [r, rec = std::move(rec), spans = std::move(spans).value()](
-                                            Result<std::vector<store::LogRow>> logs) mutable {
-                                          if (!logs.ok()) return (*r)(logs.status());
-                                          SpanTree tree =
-                                              BuildTree(std::move(spans), std::move(logs).value());
-                                          (*r)(ScriptAnswer(rec, tree));
+    runs_->Wait(
+        rec->id, std::chrono::milliseconds(timeout_ms + kWaitMarginMs),
+        [this, r, lim](Result<store::RunRecord> done) {
+          if (!done.ok()) return (*r)(done.status());
+          RunId id = done->id;
+          // The store reads at most the first kScriptRunMaxSpans spans (a flood run has 10^6:
+          // rendering them all would cost the daemon ~1 GiB); play_spans serves the whole tree.
+          store_->GetSpansHead(
+              id, kScriptRunMaxSpans,
+              [this, r, id, lim,
+               rec = std::move(done).value()](Result<std::vector<store::SpanRow>> spans) mutable {
+                if (!spans.ok()) return (*r)(spans.status());
+                store_->GetLogs(
+                    id, std::nullopt,
+                    [this, r, lim, rec = std::move(rec), spans = std::move(spans).value()](
+                        Result<std::vector<store::LogRow>> logs) mutable {
+                      if (!logs.ok()) return (*r)(logs.status());
+                      RenderRowsOffLoop(loop_, std::move(spans), std::move(logs).value(), r,
+                                        [rec = std::move(rec), lim](std::vector<store::SpanRow> sp,
+                                                                    std::vector<store::LogRow> lg) {
+                                          return BuildScriptAnswer(rec, std::move(sp),
+                                                                   std::move(lg), lim);
                                         });
-                      });
-                });
+                    });
+              });
+        });
   });
 }
 

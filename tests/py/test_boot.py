@@ -262,6 +262,13 @@ class ExitCodeTest(BootTestBase):
         self.assertEqual(end["status"], "failed")
         self.assertEqual(end["error_type"], "MemoryError")
         self.assertEqual(r.tags("f"), {"limit": "memory"})
+        # The limit is a fact on the channel (issue 15: exit codes 3-5 alone are not trusted),
+        # sent before the root ends `killed`, as the run will.
+        limits = [e for e in r.events if e["type"] == "limit"]
+        self.assertEqual([(e["name"], e["error"]) for e in limits], [("memory", "MemoryError: ")])
+        self.assertEqual(r.ends()[r.root()["id"]]["status"], "killed")
+        self.assertLess(r.events.index(limits[0]),
+                        r.events.index(r.ends()[r.root()["id"]]))
 
     def test_file_size_limit_exits_4(self):
         out = os.path.join(self.files.dir, "big.bin")
@@ -280,6 +287,7 @@ class ExitCodeTest(BootTestBase):
         self.assertEqual(end["status"], "failed")
         self.assertIn("File too large", end["error"])
         self.assertEqual(r.tags("f"), {"limit": "file_size"})
+        self.assertEqual([e["name"] for e in r.events if e["type"] == "limit"], ["file_size"])
 
     def test_ordinary_failure_exits_1(self):
         r = self.boot("""
@@ -289,6 +297,8 @@ class ExitCodeTest(BootTestBase):
                 raise ValueError("x")
         """)
         self.assertEqual(r.rc, 1)
+        self.assertEqual([e for e in r.events if e["type"] == "limit"], [])
+        self.assertEqual(r.ends()[r.root()["id"]]["status"], "failed")
 
     def test_module_level_error_exits_1_on_root(self):
         r = self.boot("""

@@ -620,6 +620,35 @@ class ChannelTest(SdkTestBase):
         # The start arrived well before the leaf finished sleeping.
         self.assertGreater(t_end - t_start, 0.3)
 
+    def test_printed_lines_are_live_and_batched(self):
+        # Issue 15: printed lines are held and sent as one span_log per batch, but a line
+        # printed before a long wait still arrives within the flusher's tick, not at the end.
+        r = self.boot("""
+            import sys, time
+            from hero_tracing import flow
+            @flow
+            def f():
+                with flow.step("work"):
+                    for i in range(3):
+                        print(f"line {i}")
+                    time.sleep(0.5)
+                    print("after", file=sys.stderr)
+                    for i in range(3000):
+                        print(f"bulk {i}")
+        """)
+        self.assertEqual(r.rc, 0, r.stderr)
+        logs = [(t, e) for t, e in r.arrivals if e["type"] == "span_log"]
+        first_t, first = logs[0]
+        self.assertEqual(first["text"], "line 0\nline 1\nline 2\n")
+        t_end = [t for t, e in r.arrivals if e["type"] == "span_end"][0]
+        self.assertGreater(t_end - first_t, 0.3)
+        # Order across streams is kept; 3,000 lines are a few events, not 3,000.
+        self.assertEqual(logs[1][1]["stream"], "stderr")
+        bulk = [e for _, e in logs if e["text"].startswith("bulk")]
+        self.assertLess(len(bulk), 10)
+        self.assertEqual("".join(e["text"] for e in bulk),
+                         "".join("bulk %d\n" % i for i in range(3000)))
+
     def test_fork_child_spans_use_prefixed_ids(self):
         r = self.boot("""
             import os

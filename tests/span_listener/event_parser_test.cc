@@ -291,5 +291,20 @@ TEST(EventParserTest, MegabyteLineParsesAndParserKeepsWorking) {
   EXPECT_EQ(e.output_json, "2");
 }
 
+TEST(EventParserTest, LimitEventNeedsAName) {
+  EventParser p;
+  Event e;
+  std::string err;
+  ASSERT_EQ(
+      p.Parse(R"({"type":"limit","name":"file_size","error":"OSError: [Errno 27]"})", &e, &err),
+      ParseOutcome::kOk)
+      << err;
+  EXPECT_EQ(e.type, EventType::kLimit);
+  EXPECT_EQ(e.name, "file_size");
+  EXPECT_EQ(e.error, "OSError: [Errno 27]");
+  EXPECT_EQ(p.Parse(R"({"type":"limit"})", &e, &err), ParseOutcome::kMalformed);
+  EXPECT_EQ(p.Parse(R"({"type":"limit","name":3})", &e, &err), ParseOutcome::kMalformed);
+}
+
 }  // namespace
 }  // namespace hero::spans

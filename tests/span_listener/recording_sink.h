@@ -25,6 +25,9 @@ class RecordingSink : public AssemblerSink {
   void OnCall(int64_t req, std::string_view method, std::string_view params_json) override {
     calls.push_back({req, std::string(method), std::string(params_json)});
   }
+  void OnLimit(std::string_view limit, std::string_view error) override {
+    limits.push_back(std::string(limit) + "|" + std::string(error));
+  }
   void OnHello(int64_t v, std::string_view sdk, int64_t pid) override {
     hello_v = v;
     hello_sdk = std::string(sdk);
@@ -63,6 +66,7 @@ class RecordingSink : public AssemblerSink {
   std::vector<LogRecord> logs;
   std::vector<std::string> results;
   std::vector<CallRecord> calls;
+  std::vector<std::string> limits;  // "name|error" per `limit` event
   int64_t hello_v = 0, hello_pid = 0;
   std::string hello_sdk;
 };

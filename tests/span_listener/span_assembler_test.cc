@@ -650,5 +650,67 @@ TEST(SpanAssemblerTest, LateRootAnchorsAndDropsWaitingClosedSpans) {
   for (const auto& [seq, row] : h.sink.latest) EXPECT_FALSE(row.orphan) << row.span_id;
 }
 
+TEST(SpanAssemblerTest, LimitEventReachesTheSinkAndKilledEndIsKept) {
+  Harness h;
+  h.Start("1", "null", "job");
+  h.Line(R"({"type":"limit","name":"memory","error":"MemoryError: "})");
+  h.End("1", 200, "killed", R"(,"error":"","error_type":"MemoryError")");
+  ASSERT_EQ(h.sink.limits.size(), 1u);
+  EXPECT_EQ(h.sink.limits[0], "memory|MemoryError: ");
+  EXPECT_EQ(h.sink.ById("1")->status, "killed");
+}
+
+TEST(SpanAssemblerTest, ExitedErrorNamesTheExitCode) {
+  Harness h;
+  h.Start("1", "null", "job");
+  h.Start("2", "1", "upload");
+  h.assembler.SetExitedError("process exited with code 3");
+  h.assembler.Finish(EndOutcome::kExited, "the script exited with code 3", 500);
+  EXPECT_EQ(h.sink.ById("2")->status, "failed");
+  EXPECT_EQ(h.sink.ById("2")->error, "process exited with code 3");
+}
+
+// Regression (issue 15): a 200 MB printer's stored output stopped at the log cap, so its
+// "tail" was from the first 64 MiB, not how the script ended.
+TEST(SpanAssemblerTest, OutputOverTheLogCapKeepsItsEnd) {
+  Limits lim;
+  lim.max_log_bytes = 1 << 20;
+  Harness h(lim);
+  h.Start("1", "null", "job");
+  for (int i = 0; i < 150000; ++i) h.Log("1", "line " + std::to_string(i) + "\\n", "stdout");
+  h.Log("1", "oops: something went wrong\\n", "stderr");
+  h.Log("1", "the end\\n", "stdout");  // short enough to fit: still goes to the tail, in order
+  h.assembler.Finish(EndOutcome::kExited, "", 500);
+  EXPECT_GT(h.assembler.stats().dropped_log_bytes, 500000);
+  ASSERT_GE(h.sink.logs.size(), 3u);
+  const auto& out = h.sink.logs[h.sink.logs.size() - 2];
+  const auto& err = h.sink.logs.back();
+  EXPECT_EQ(out.stream, "stdout");
+  EXPECT_TRUE(out.text.starts_with("line ")) << out.text;
+  EXPECT_TRUE(out.text.ends_with("line 149998\nline 149999\nthe end\n")) << out.text.substr(0, 100);
+  EXPECT_EQ(err.stream, "stderr");
+  EXPECT_EQ(err.text, "oops: something went wrong\n");
+  EXPECT_EQ(h.sink.logs[h.sink.logs.size() - 3].stream, "log");
+  // The tails are inside the cap, not on top of it.
+  int64_t stored = 0;
+  for (const auto& l : h.sink.logs) stored += static_cast<int64_t>(l.text.size());
+  EXPECT_LE(stored, lim.max_log_bytes);
+}
+
+TEST(SpanAssemblerTest, DroppedTailIsBounded) {
+  Limits lim;
+  lim.max_log_bytes = 1 << 20;
+  Harness h(lim);
+  h.Start("1", "null", "job");
+  std::string chunk(1000, 'x');
+  for (int i = 0; i < 2000; ++i) h.Log("1", chunk + "\\n", "stdout");
+  h.assembler.Finish(EndOutcome::kExited, "", 500);
+  EXPECT_LE(h.sink.logs.back().text.size(), 64u << 10);
+  EXPECT_GT(h.sink.logs.back().text.size(), 60u << 10);
+  int64_t stored = 0;
+  for (const auto& l : h.sink.logs) stored += static_cast<int64_t>(l.text.size());
+  EXPECT_LE(stored, lim.max_log_bytes);
+}
+
 }  // namespace
 }  // namespace hero::spans

@@ -13,7 +13,7 @@ if (!existsSync(esbuildPath)) throw new Error(`${WEB}/node_modules missing: run 
 const esbuild = await import(pathToFileURL(esbuildPath).href);
 const src = readFileSync(join(WEB, 'src', 'spanmodel.ts'), 'utf8');
 const { code } = await esbuild.transform(src, { loader: 'ts', format: 'esm' });
-const { SpanModel, parseSpanQuery } = await import('data:text/javascript;base64,' + Buffer.from(code).toString('base64'));
+const { SpanModel, parseSpanQuery, splitLogLines } = await import('data:text/javascript;base64,' + Buffer.from(code).toString('base64'));
 
 const row = (id, parent, seq, extra = {}) => ({ id: String(id), parent: parent == null ? null : String(parent), seq, name: `s${id}`,
   kind: 'step', status: 'ok', start_us: 1000 + seq, end_us: 2000 + seq, tags: {}, error: null, error_type: null, traceback: null,
@@ -148,5 +148,16 @@ describe('SpanModel', () => {
     assert.deepEqual(m.logs[0].map((l) => l.text), ['b'], 'a line of an unknown span goes to the root');
     assert.equal(m.logs[2][0].stream, 'log');
     assert.throws(() => m.loadColumns({ ...cols, name: ['x'] }), /'name' is not an array of 4/);
+  });
+
+  it('shows one row per printed line when a log entry holds several (batched prints)', () => {
+    const e = { ts_us: 9, stream: 'stdout', text: 'a\nbb\ncc' };
+    assert.deepEqual(splitLogLines(e).map((l) => [l.text, l.ts_us, l.stream]),
+      [['a\n', 9, 'stdout'], ['bb\n', 9, 'stdout'], ['cc', 9, 'stdout']]);
+    assert.deepEqual(splitLogLines({ ts_us: 1, stream: 'log', text: 'one\n' }).length, 1);
+    const m = new SpanModel();
+    m.upsert(row(1, null, 0));
+    m.addLog(undefined, { ts_us: 2, stream: 'stdout', text: 'x\ny\n' });
+    assert.deepEqual(m.logs[0].map((l) => l.text), ['x\n', 'y\n']);
   });
 });

@@ -2,6 +2,7 @@
 // Same origin only: the page is served by the daemon it talks to. Every call reports to
 // `conn` (reachable or not), which the header, banner and timers follow.
 import { conn } from './conn';
+import { splitLogLines } from './spanmodel';
 
 export type RunStatus =
   | 'queued' | 'running' | 'ok' | 'failed' | 'timed_out' | 'cancelled' | 'killed' | 'interrupted';
@@ -77,6 +78,7 @@ export interface SpanColumns {
 }
 
 export interface LogLine { ts_us: number; stream: string; text: string; span_id?: string }
+
 
 export interface TreeNode extends SpanRow { logs?: LogLine[]; children?: TreeNode[] }
 
@@ -179,7 +181,7 @@ export const api = {
   spanColumns: (run_id: number) => rpc<SpanColumns | TreeNode | null>('play_spans', { run_id, format: 'columns' }),
   /** Every log line of a run (or of one span), in order: [{span_id, ts_us, stream, text}]. */
   logs: async (run_id: number, span_id?: string) =>
-    asArray<LogLine & { span_id: string }>(await rpc('play_logs', { run_id, span_id }), 'logs'),
+    asArray<LogLine & { span_id: string }>(await rpc('play_logs', { run_id, span_id }), 'logs').flatMap(splitLogLines),
   exampleList: async (flow: string) => asArray<Example>(await rpc('example_list', { flow }), 'examples'),
   exampleCreate: (flow: string, name: string, input: unknown) => rpc<Example>('example_create', { flow, name, input }),
   exampleDelete: (id: number | string) => rpc('example_delete', { id }),

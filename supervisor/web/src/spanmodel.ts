@@ -8,6 +8,24 @@ import type { LogLine, SpanColumns, SpanRow, TreeNode } from './api';
 const COLUMN_FIELDS = ['id', 'parent', 'seq', 'name', 'kind', 'status', 'start_us', 'end_us', 'tags', 'error',
   'error_type', 'traceback', 'rpc_service', 'rpc_method', 'file', 'line', 'cpu_us', 'rss_kb', 'child_run_id', 'orphan'] as const;
 
+/** A log entry may hold several printed lines (the SDK sends a thread's consecutive prints as
+ *  one span_log of up to 8 KiB): the views show one row per line, each with the entry's time,
+ *  stream and span. A last line without its newline stays as it is. */
+export function splitLogLines<T extends LogLine>(l: T): T[] {
+  const t = l.text;
+  const first = t.indexOf('\n');
+  if (first < 0 || first === t.length - 1) return [l];
+  const out: T[] = [];
+  let start = 0;
+  while (start < t.length) {
+    const nl = t.indexOf('\n', start);
+    const end = nl < 0 ? t.length : nl + 1;
+    out.push({ ...l, text: t.slice(start, end) });
+    start = end;
+  }
+  return out;
+}
+
 const MAX_LOGS_PER_SPAN = 5000;
 
 export class SpanModel {
@@ -50,7 +68,7 @@ export class SpanModel {
     while (stack.length) {
       const n = stack.pop()!;
       const i = this.add(n);
-      if (n.logs && n.logs.length) this.logs[i] = n.logs;
+      if (n.logs && n.logs.length) this.logs[i] = n.logs.flatMap(splitLogLines);
       const kids = n.children;
       if (kids) for (let k = kids.length - 1; k >= 0; k--) stack.push(kids[k]);
     }
@@ -88,7 +106,7 @@ export class SpanModel {
     for (let k = 0; k < (ls?.length ?? 0); k++) {
       const i = ls[k] ?? root; // a line of a span never reported: the root's, like addLog
       if (i < 0 || i >= n) continue;
-      (this.logs[i] ??= []).push({ ts_us: lt[k], stream: lst[k], text: ltx[k] });
+      (this.logs[i] ??= []).push(...splitLogLines({ ts_us: lt[k], stream: lst[k], text: ltx[k] }));
     }
     this.flushPendingToRoot();
     this.version++;
@@ -117,8 +135,10 @@ export class SpanModel {
     if (i === undefined) return;
     let arr = this.logs[i];
     if (!arr) arr = this.logs[i] = [];
-    if (arr.length >= MAX_LOGS_PER_SPAN) { this.logsDropped++; return; }
-    arr.push(line);
+    for (const one of splitLogLines(line)) {
+      if (arr.length >= MAX_LOGS_PER_SPAN) { this.logsDropped++; continue; }
+      arr.push(one);
+    }
     this.version++;
   }
 

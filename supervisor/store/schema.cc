@@ -1,7 +1,9 @@
 // Schema migrations and connection pragmas.
 #include "supervisor/store/schema.h"
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "supervisor/base/check.h"
 #include "supervisor/base/clock.h"
@@ -156,6 +158,17 @@ Status ApplyPragmas(Db& db) {
       "PRAGMA busy_timeout=5000;"
       "PRAGMA temp_store=MEMORY;"
       "PRAGMA cache_size=-8192;");  // 8 MiB page cache
+}
+
+Status PrepareDatabase(Db& db) {
+  Status s;
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    s = ApplyPragmas(db);
+    if (s.ok()) s = Migrate(db);
+    if (s.code() != StatusCode::kUnavailable) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return s;
 }
 
 Status Migrate(Db& db, std::span<const Migration> migrations) {

@@ -27,5 +27,10 @@ Status ApplyPragmas(Db& db);
 // "database schema version N is newer than this hero_logic (knows up to M)".
 Status Migrate(Db& db, std::span<const Migration> migrations);
 inline Status Migrate(Db& db) { return Migrate(db, Migrations()); }
+// ApplyPragmas + Migrate, retried for up to ~2 s while the file is locked (kUnavailable):
+// another process opening the same new file (a second CLI run) can make SQLite answer
+// SQLITE_BUSY at once, without its busy handler (e.g. while it switches to WAL). Every step
+// is idempotent or its own transaction, so a retry starts cleanly.
+Status PrepareDatabase(Db& db);
 
 }  // namespace hero::store

@@ -257,8 +257,7 @@ class StoreThread {
 
 Status StoreThread::Open() {
   HERO_ASSIGN_OR_RETURN(db_, Db::Open(s_->opts_.path));
-  HERO_RETURN_IF_ERROR(ApplyPragmas(db_));
-  HERO_RETURN_IF_ERROR(Migrate(db_));
+  HERO_RETURN_IF_ERROR(PrepareDatabase(db_));
   std::string cols = RunColumnList();
   std::string set;
   for (int i = 0; i < kRunColumnCount; ++i) {

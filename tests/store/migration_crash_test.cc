@@ -259,8 +259,7 @@ TEST_F(MigrationCrashTest, TwoProcessesOpeningANewDatabaseAtOnceBothSucceed) {
         *out = db.status();
         return;
       }
-      Status s = ApplyPragmas(*db);
-      *out = s.ok() ? Migrate(*db) : s;
+      *out = PrepareDatabase(*db);  // what Store::Open does
     };
     std::thread a(open, &results[0]), b(open, &results[1]);
     a.join();

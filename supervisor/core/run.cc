@@ -425,29 +425,30 @@ void Run::OnTimeout(uv_timer_t* t) {
   Run* run = static_cast<Run*>(t->data);
   if (!run) return;
   if (run->flow_returned_) {
-    // The flow returned in time; only its exit is late: not the script's timeout.
-    OnExitGuard(run->exit_guard_timer_.get());
+    run->KillAfterReturn();  // the flow returned in time; only its exit is late
     return;
   }
   run->BeginStop(false, true, false);
 }
 
 void Run::OnExitGuard(uv_timer_t* t) {
-  Run* run = t ? static_cast<Run*>(t->data) : nullptr;
-  if (!run || run->exit_ || run->exit_guard_killed_) return;
-  if (run->phase_ != Phase::kRunning && run->phase_ != Phase::kStopping) return;
+  if (Run* run = static_cast<Run*>(t->data)) run->KillAfterReturn();
+}
+
+void Run::KillAfterReturn() {
+  if (exit_ || exit_guard_killed_) return;
+  if (phase_ != Phase::kRunning && phase_ != Phase::kStopping) return;
   // The root span ended but the process is still there: something held up interpreter exit
   // (an atexit handler, a lock left by a daemon thread). The flow's result is in; end the
   // process through the normal kill path and keep the outcome the flow reported.
-  HERO_LOG(kWarn) << "run " << run->id_.value
+  HERO_LOG(kWarn) << "run " << id_.value
                   << ": the process did not exit after the flow returned; killing it";
-  run->exit_guard_killed_ = true;
-  auto waited =
-      std::chrono::milliseconds((run->sup_->clock()->WallMicros() - run->flow_returned_us_) / 1000);
-  run->exit_guard_note_ =
+  exit_guard_killed_ = true;
+  auto waited = std::chrono::milliseconds((sup_->clock()->WallMicros() - flow_returned_us_) / 1000);
+  exit_guard_note_ =
       "the process did not exit after the flow returned; killed after " + FormatDuration(waited);
-  run->timeout_timer_.Close();
-  run->SignalRun(SIGKILL);
+  timeout_timer_.Close();
+  SignalRun(SIGKILL);
 }
 
 void Run::OnGrace(uv_timer_t* t) {

@@ -116,6 +116,8 @@ class Run final : public spans::AssemblerSink {
   static void OnGrace(uv_timer_t* t);
   static void OnDrainTimeout(uv_timer_t* t);
   static void OnExitGuard(uv_timer_t* t);
+  // The exit guard (and a timeout after the flow returned): kill, keep the flow's outcome.
+  void KillAfterReturn();
   static void OnBackpressureTimer(uv_timer_t* t);
   static void OnNotifySocket(uv_poll_t* h, int status, int events);
   static void OnListener(uv_poll_t* h, int status, int events);

@@ -280,10 +280,7 @@ Status Supervisor::Init() {
   // Run uids chdir into their workdir, so every ancestor must be searchable by them; the
   // data directory may not be (the default sits under /root, mode 0700).
   if (per_run_uids_) {
-    uint64_t h = Fnv1a(1469598103934665603ULL, config_.data_dir);
-    char hex[32];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-    work_root_ = std::string("/var/lib/hero_logic/work/") + hex;
+    work_root_ = "/var/lib/hero_logic/work/" + Hex(Fnv1a(1469598103934665603ULL, config_.data_dir));
     for (const char* d : {"/var/lib/hero_logic", "/var/lib/hero_logic/work"}) {
       fs::create_directories(d, ec);
       ::chmod(d, 0711);
